@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make run` and `make test` (Python 3.11 and make only).
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export FLASK_APP := wsgi
+
+.PHONY: run test lint serve migrate seed scheduler clean
+
+$(BIN)/python:
+	@command -v $(PY) >/dev/null 2>&1 || { echo "Touchline needs $(PY) on PATH (or run: make PY=python3 ...)"; exit 1; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/flask crm migrate
+	$(BIN)/flask crm seed-demo
+	@$(BIN)/flask crm demo-logins
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+migrate: $(STAMP)
+	$(BIN)/flask crm migrate
+
+scheduler: $(STAMP)
+	$(BIN)/flask crm scheduler
+
+clean:
+	rm -rf $(VENV) instance/touchline.db*

@@ -1,0 +1,185 @@
+"""Who may see and change what. The only place such rules live.
+
+Every rule is a SQL condition, so lists are scoped in the database and a
+single record is checked with the same condition: the rule is written once.
+A record the user may not see answers NotFound (404), exactly like a missing one.
+
+- rep: leads they own, and the unassigned pool of their team (or of no team)
+- field: leads whose field owner they are, or that are handed off to them
+- manager: leads of their team (by the lead's team or its owners' team)
+- admin: everything
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, exists, false, or_, select, true
+
+from crm.auth.models import Role, User
+from crm.contacts.models import Contact
+from crm.errors import AccessDenied, NotFound
+from crm.extensions import db
+from crm.handoffs.models import Handoff
+from crm.leads.models import Lead, LeadStatus
+from crm.tasks.models import Task
+
+
+def _team_members(team_id: int | None):
+    return select(User.id).where(User.team_id == team_id).scalar_subquery()
+
+
+def lead_visibility(user: User):
+    """The condition on Lead for leads ``user`` may see."""
+    if user.role == Role.ADMIN:
+        return true()
+    if user.role == Role.MANAGER:
+        if user.team_id is None:
+            return false()
+        members = _team_members(user.team_id)
+        return or_(Lead.team_id == user.team_id, Lead.owner_id.in_(members), Lead.field_owner_id.in_(members))
+    if user.role == Role.FIELD:
+        handed = exists().where(Handoff.lead_id == Lead.id, Handoff.to_user_id == user.id)
+        return or_(Lead.field_owner_id == user.id, handed)
+    pool_team = Lead.team_id.is_(None) if user.team_id is None else or_(
+        Lead.team_id == user.team_id, Lead.team_id.is_(None)
+    )
+    pool = and_(Lead.owner_id.is_(None), Lead.status == LeadStatus.OPEN, pool_team)
+    return or_(Lead.owner_id == user.id, pool)
+
+
+def lead_editability(user: User):
+    """Leads ``user`` may change: as visible, but field reps only once they own it."""
+    if user.role == Role.FIELD:
+        return Lead.field_owner_id == user.id
+    return lead_visibility(user)
+
+
+def visible_leads(user: User):
+    return select(Lead).where(lead_visibility(user))
+
+
+def get_lead(user: User, lead_id: int, *, for_change: bool = False) -> Lead:
+    condition = lead_editability(user) if for_change else lead_visibility(user)
+    lead = db.session.scalar(select(Lead).where(Lead.id == lead_id, condition))
+    if lead is None:
+        if for_change and db.session.scalar(select(Lead.id).where(Lead.id == lead_id, lead_visibility(user))):
+            raise AccessDenied(str(_l("You may look at this lead but not change it.")))
+        raise NotFound(str(_l("No such lead.")))
+    return lead
+
+
+def can_see_lead(user: User, lead: Lead) -> bool:
+    return db.session.scalar(select(Lead.id).where(Lead.id == lead.id, lead_visibility(user))) is not None
+
+
+def can_change_lead(user: User, lead: Lead) -> bool:
+    return db.session.scalar(select(Lead.id).where(Lead.id == lead.id, lead_editability(user))) is not None
+
+
+def contact_visibility(user: User):
+    """Contacts with a lead the user may see; for inside sales also their team's lead-less contacts."""
+    if user.role == Role.ADMIN:
+        return true()
+    has_visible_lead = exists().where(Lead.contact_id == Contact.id, lead_visibility(user))
+    if user.role == Role.FIELD:
+        return has_visible_lead
+    no_lead = ~exists().where(Lead.contact_id == Contact.id)
+    team_match = Contact.team_id.is_(None) if user.team_id is None else or_(
+        Contact.team_id == user.team_id, Contact.team_id.is_(None)
+    )
+    return or_(has_visible_lead, and_(no_lead, team_match))
+
+
+def visible_contacts(user: User):
+    return select(Contact).where(contact_visibility(user), Contact.merged_into_id.is_(None))
+
+
+def get_contact(user: User, contact_id: int) -> Contact:
+    contact = db.session.scalar(select(Contact).where(Contact.id == contact_id, contact_visibility(user)))
+    if contact is None:
+        raise NotFound(str(_l("No such contact.")))
+    return contact
+
+
+def task_visibility(user: User):
+    if user.role == Role.ADMIN:
+        return true()
+    if user.role == Role.MANAGER and user.team_id is not None:
+        return or_(Task.assignee_id.in_(_team_members(user.team_id)), Task.assignee_id == user.id)
+    return Task.assignee_id == user.id
+
+
+def visible_tasks(user: User):
+    return select(Task).where(task_visibility(user))
+
+
+def get_task(user: User, task_id: int) -> Task:
+    task = db.session.scalar(select(Task).where(Task.id == task_id, task_visibility(user)))
+    if task is None:
+        raise NotFound(str(_l("No such task.")))
+    return task
+
+
+def handoff_visibility(user: User):
+    if user.role == Role.ADMIN:
+        return true()
+    if user.role == Role.MANAGER and user.team_id is not None:
+        members = _team_members(user.team_id)
+        return or_(Handoff.from_user_id.in_(members), Handoff.to_user_id.in_(members))
+    return or_(Handoff.from_user_id == user.id, Handoff.to_user_id == user.id)
+
+
+def get_handoff(user: User, handoff_id: int) -> Handoff:
+    handoff = db.session.scalar(select(Handoff).where(Handoff.id == handoff_id, handoff_visibility(user)))
+    if handoff is None:
+        raise NotFound(str(_l("No such hand-off.")))
+    return handoff
+
+
+def report_scope(user: User, *, team_id: int | None = None, rep_id: int | None = None) -> dict:
+    """The team and rep a report may cover for ``user``; asking for more is refused.
+
+    Reps see only their own figures; managers their team; admins anything.
+    """
+    if user.role == Role.ADMIN:
+        return {"team_id": team_id, "rep_id": rep_id}
+    if user.role == Role.MANAGER:
+        if team_id is not None and team_id != user.team_id:
+            raise NotFound(str(_l("No such team.")))
+        if rep_id is not None:
+            rep = db.session.get(User, rep_id)
+            if rep is None or rep.team_id != user.team_id:
+                raise NotFound(str(_l("No such rep.")))
+        return {"team_id": user.team_id, "rep_id": rep_id}
+    if rep_id is not None and rep_id != user.id:
+        raise NotFound(str(_l("No such rep.")))
+    return {"team_id": None, "rep_id": user.id}
+
+
+def require_role(user: User, *roles: Role) -> None:
+    if user.role not in roles:
+        raise AccessDenied(str(_l("Your role cannot do this.")))
+
+
+def is_manager(user: User) -> bool:
+    return user.role in (Role.MANAGER, Role.ADMIN)
+
+
+def navigation_for(user: User) -> list[tuple[str, str]]:
+    """The menu a role sees: (endpoint, label); endpoints that do not exist yet are left out."""
+    items = {
+        Role.REP: [("dashboard.index", _l("Dashboard")), ("queue.index", _l("Queue")),
+                   ("contacts.index", _l("Contacts")), ("leads.index", _l("Leads")), ("tasks.index", _l("Tasks"))],
+        Role.FIELD: [("dashboard.index", _l("Dashboard")), ("handoffs.index", _l("Hand-offs")),
+                     ("leads.index", _l("Leads")), ("tasks.index", _l("Tasks"))],
+        Role.MANAGER: [("dashboard.index", _l("Dashboard")), ("leads.index", _l("Leads")),
+                       ("contacts.index", _l("Contacts")), ("handoffs.index", _l("Hand-offs")),
+                       ("reports.funnel", _l("Reports")), ("tasks.index", _l("Tasks"))],
+        Role.ADMIN: [("dashboard.index", _l("Dashboard")), ("leads.index", _l("Leads")),
+                     ("contacts.index", _l("Contacts")), ("reports.funnel", _l("Reports")),
+                     ("admin.index", _l("Admin"))],
+    }[user.role]
+    from flask import current_app
+
+    endpoints = current_app.view_functions
+    return [(endpoint, label) for endpoint, label in items if endpoint in endpoints]

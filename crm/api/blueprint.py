@@ -1,0 +1,167 @@
+"""Token authentication, request validation and JSON errors for /api/v1."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from flask import Blueprint, current_app, g, jsonify, request
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+
+from crm.auth.models import ApiToken, User
+from crm.errors import DomainError
+from crm.extensions import csrf, db
+
+api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(api_bp)
+
+PUBLIC_ENDPOINTS = {"api.openapi_document"}
+
+
+@dataclass
+class EndpointSpec:
+    rule: str
+    method: str
+    summary: str
+    tags: list[str]
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    responses: dict[int, str] = field(default_factory=dict)
+    public: bool = False
+    raw_body: dict | None = None  # an explicit request body schema (multipart, webhooks)
+
+
+SPECS: list[EndpointSpec] = []
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def current_api_user() -> User:
+    return g.api_user
+
+
+def _error(status: int, code: str, message: str, fields: dict | None = None):
+    return jsonify({"error": {"code": code, "message": message, "fields": fields or {}}}), status
+
+
+@api_bp.before_request
+def authenticate():
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _error(401, "unauthorized", "Send 'Authorization: Bearer <token>'; make one with `crm create-token`.")
+    row = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == token_digest(token.strip()), ApiToken.revoked_at.is_(None))
+    )
+    if row is None or not row.user.active:
+        return _error(401, "unauthorized", "That token is unknown, revoked, or its user is deactivated.")
+    now = datetime.now(timezone.utc)
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+        row.last_used_at = now  # at most once a minute: no write on every request
+    g.api_user = row.user
+    return None
+
+
+def _field_path(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query")]
+    return ".".join(parts) or "body"
+
+
+def validation_fields(exc: ValidationError) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for err in exc.errors(include_url=False):
+        fields.setdefault(_field_path(err["loc"]), err["msg"])
+    return fields
+
+
+def _parse_body(model: type[BaseModel]):
+    if request.content_length and request.content_length > current_app.config["API_MAX_BODY"]:
+        return None, _error(413, "payload_too_large", f"Bodies are limited to {current_app.config['API_MAX_BODY']} bytes.")
+    raw = request.get_data(cache=True)
+    if len(raw) > current_app.config["API_MAX_BODY"]:
+        return None, _error(413, "payload_too_large", f"Bodies are limited to {current_app.config['API_MAX_BODY']} bytes.")
+    if not request.is_json:
+        return None, _error(415, "unsupported_media_type", "Send the body as JSON with 'Content-Type: application/json'.")
+    try:
+        return model.model_validate_json(raw or b"null"), None
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            return None, _error(400, "invalid_json", "The body is not valid JSON.")
+        return None, _error(422, "validation_error", "Some fields are missing or wrong.", validation_fields(exc))
+
+
+def _parse_query(model: type[BaseModel]):
+    data: dict[str, Any] = {}
+    for key in request.args:
+        values = request.args.getlist(key)
+        data[key] = values if len(values) > 1 else values[0]
+    try:
+        return model.model_validate(data), None
+    except ValidationError as exc:
+        return None, _error(422, "validation_error", "Some query parameters are wrong.", validation_fields(exc))
+
+
+def endpoint(rule: str, method: str = "GET", *, summary: str, tags: list[str], body: type[BaseModel] | None = None,
+             query: type[BaseModel] | None = None, response: type[BaseModel] | None = None, status: int = 200,
+             responses: dict[int, str] | None = None, public: bool = False, raw_body: dict | None = None,
+             blueprint: Blueprint | None = None) -> Callable:
+    """Register an API route whose body and query are validated by pydantic models.
+
+    The view gets ``body=`` and ``query=`` keyword arguments and returns a
+    model, a dict, or a (payload, status) pair. The same models describe the
+    route in the OpenAPI document.
+    """
+    bp = blueprint or api_bp
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(**kwargs):
+            if body is not None:
+                parsed, err = _parse_body(body)
+                if err:
+                    return err
+                kwargs["body"] = parsed
+            if query is not None:
+                parsed, err = _parse_query(query)
+                if err:
+                    return err
+                kwargs["query"] = parsed
+            result = view(**kwargs)
+            code = status
+            if isinstance(result, tuple):
+                result, code = result
+            if result is None:
+                return "", code
+            if isinstance(result, BaseModel):
+                result = result.model_dump(mode="json")
+            return jsonify(result), code
+
+        endpoint_name = f"{view.__module__.split('.')[-2]}_{view.__name__}"
+        bp.add_url_rule(rule, endpoint=endpoint_name, view_func=wrapper, methods=[method])
+        prefix = bp.url_prefix or ""
+        SPECS.append(EndpointSpec(prefix + rule, method, summary, tags, body, query, response, status,
+                                  responses or {}, public, raw_body))
+        if public:
+            PUBLIC_ENDPOINTS.add(f"{bp.name}.{endpoint_name}")
+        return wrapper
+
+    return decorate
+
+
+@api_bp.errorhandler(DomainError)
+def api_domain_error(exc: DomainError):
+    db.session.rollback()
+    return jsonify(exc.to_dict()), exc.status
+
+
+from crm.api import openapi  # noqa: E402,F401  (registers /openapi.json)

@@ -1,0 +1,124 @@
+"""Contacts and accounts: validation users can trust, and one record per person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+from flask import current_app
+from phonenumbers import timezone as phone_timezones
+from sqlalchemy import func, or_, select
+
+from crm.audit.service import record
+from crm.auth.service import check_timezone, normalise_email
+from crm.contacts.models import Account, Contact
+from crm.errors import ValidationFailed
+from crm.extensions import db
+
+
+def normalise_phone(raw: str, region: str | None = None, field: str = "phone") -> str:
+    """The E.164 form of a phone number written any usual way, or a field error."""
+    region = region or current_app.config["DEFAULT_PHONE_REGION"]
+    try:
+        number = phonenumbers.parse(raw.strip(), region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationFailed(f"{raw!r} is not a phone number.", fields={field: "Not a phone number."}) from exc
+    if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
+        raise ValidationFailed(f"{raw!r} is not a valid phone number.", fields={field: "Not a valid phone number."})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_facts(e164: str) -> tuple[str | None, str | None]:
+    """(country code, time zone) of an E.164 number, when the number tells them unambiguously."""
+    number = phonenumbers.parse(e164)
+    country = phonenumbers.region_code_for_number(number)
+    zones = [z for z in phone_timezones.time_zones_for_number(number) if z != "Etc/Unknown"]
+    return country, zones[0] if len(zones) == 1 else None
+
+
+@dataclass
+class ContactMatch:
+    contact: Contact
+    created: bool
+    matched_on: str | None  # "email" or "phone" when an existing person was recognised
+
+
+def find_existing(email: str | None, phone: str | None) -> tuple[Contact | None, str | None]:
+    conditions = []
+    if email:
+        conditions.append(func.lower(Contact.email) == email)
+    if phone:
+        conditions.append(Contact.phone == phone)
+    if not conditions:
+        return None, None
+    candidates = db.session.scalars(
+        select(Contact).where(or_(*conditions), Contact.merged_into_id.is_(None), Contact.erased_at.is_(None))
+        .order_by(Contact.id).limit(5)
+    ).all()
+    for on in ("email", "phone"):
+        for contact in candidates:
+            if on == "email" and email and (contact.email or "").lower() == email:
+                return contact, "email"
+            if on == "phone" and phone and contact.phone == phone:
+                return contact, "phone"
+    return None, None
+
+
+def get_or_create_account(name: str | None) -> Account | None:
+    if not name or not name.strip():
+        return None
+    name = name.strip()
+    account = db.session.scalar(select(Account).where(func.lower(Account.name) == name.lower()).limit(1))
+    if account is None:
+        account = Account(name=name)
+        db.session.add(account)
+        db.session.flush()
+    return account
+
+
+def clean_contact_fields(*, first_name: str | None, last_name: str | None = "", email: str | None = None,
+                         phone: str | None = None, timezone: str | None = None, locale: str | None = None,
+                         prefix: str = "") -> dict:
+    """Validate and normalise a person's fields; all errors at once, keyed by field path."""
+    errors: dict[str, str] = {}
+    out: dict = {"first_name": (first_name or "").strip(), "last_name": (last_name or "").strip()}
+    if not out["first_name"]:
+        errors[prefix + "first_name"] = "A first name is required."
+    if email:
+        try:
+            out["email"] = normalise_email(email)
+        except ValidationFailed as exc:
+            errors[prefix + "email"] = exc.message
+    else:
+        out["email"] = None
+    out["phone"], out["country"] = None, None
+    guessed_zone = None
+    if phone:
+        try:
+            out["phone"] = normalise_phone(phone)
+            out["country"], guessed_zone = phone_facts(out["phone"])
+        except ValidationFailed as exc:
+            errors[prefix + "phone"] = exc.fields["phone"]
+    zone = timezone or guessed_zone or current_app.config["DEFAULT_TIMEZONE"]
+    try:
+        out["timezone"] = check_timezone(zone)
+    except ValidationFailed:
+        errors[prefix + "timezone"] = "Use an IANA name such as Europe/Lisbon."
+    out["locale"] = (locale or "en").strip()[:10] or "en"
+    if errors:
+        raise ValidationFailed("Some contact fields are wrong.", fields=errors)
+    return out
+
+
+def find_or_create_contact(*, actor=None, account: str | None = None, team_id: int | None = None,
+                           prefix: str = "", **fields) -> ContactMatch:
+    """The contact with this email or phone, or a new one; the answer says which."""
+    clean = clean_contact_fields(prefix=prefix, **fields)
+    existing, matched_on = find_existing(clean["email"], clean["phone"])
+    if existing is not None:
+        return ContactMatch(existing, False, matched_on)
+    contact = Contact(account=get_or_create_account(account), team_id=team_id, **clean)
+    db.session.add(contact)
+    db.session.flush()
+    record(actor, "contact.created", contact, {"email": contact.email, "phone": contact.phone})
+    return ContactMatch(contact, True, None)

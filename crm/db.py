@@ -1,0 +1,122 @@
+"""The declarative base, shared column types and database-specific switches.
+
+PostgreSQL-only features (SKIP LOCKED, advisory locks) sit behind small
+functions here with a SQLite branch, so callers never test the dialect.
+"""
+
+from __future__ import annotations
+
+import enum
+import sqlite3
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import DateTime, Enum, MetaData, Numeric, event, func
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware datetime, stored in UTC on every database.
+
+    SQLite keeps no zone, so values are written as naive UTC there and come
+    back aware; a naive value from Python is refused rather than guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; attach a zone first")
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+Money = Numeric(14, 2)
+
+
+def checked_enum(enum_cls: type[enum.Enum], name: str) -> Enum:
+    """An enum stored as a string with a CHECK constraint (no native PG type)."""
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=max(len(m.value) for m in enum_cls),
+        values_callable=lambda cls: [m.value for m in cls],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    registry = registry(
+        metadata=MetaData(naming_convention=NAMING_CONVENTION),
+        type_annotation_map={datetime: UTCDateTime(), Decimal: Money},
+    )
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_on_connect(dbapi_connection, connection_record):
+    """Foreign keys on, WAL, a busy timeout; and hand transactions to SQLAlchemy.
+
+    The pysqlite driver's own BEGIN handling breaks SAVEPOINT; SQLAlchemy's
+    documented recipe turns it off and emits BEGIN itself (see _sqlite_on_begin).
+    """
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_on_begin(conn):
+    if conn.dialect.name == "sqlite":
+        # IMMEDIATE takes the write lock up front: two writers queue on the busy
+        # timeout instead of one failing later with "database is locked".
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_postgresql(session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def skip_locked(stmt, session):
+    """Add FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's write lock already serialises."""
+    if is_postgresql(session):
+        return stmt.with_for_update(skip_locked=True)
+    return stmt

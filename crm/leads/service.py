@@ -1,0 +1,186 @@
+"""Leads through discover → nurture → propose → close, won or lost.
+
+Every move writes a StageChange; a move the rules do not allow raises
+StageError and changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import list_currencies
+from flask import current_app
+from sqlalchemy import func, select
+
+from crm.audit.service import record
+from crm.auth.models import User
+from crm.contacts.models import Contact
+from crm.db import utcnow
+from crm.errors import StageError, ValidationFailed
+from crm.extensions import db
+from crm.leads.models import STAGE_ORDER, Campaign, Lead, LeadStatus, LostReason, Source, Stage, StageChange
+
+ISO_CURRENCIES = frozenset(list_currencies())
+
+
+def check_currency(code: str | None, field: str = "currency") -> str:
+    code = (code or current_app.config["DEFAULT_CURRENCY"]).strip().upper()
+    if code not in ISO_CURRENCIES:
+        raise ValidationFailed(f"{code!r} is not an ISO 4217 currency.", fields={field: "Use a code such as EUR or USD."})
+    return code
+
+
+def check_value(value, field: str = "value") -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValidationFailed("The value must be a number.", fields={field: "Not a number."}) from exc
+    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):
+        raise ValidationFailed("The value must be between 0 and 10^12.", fields={field: "Out of range."})
+    return amount.quantize(Decimal("0.01"))
+
+
+def get_or_create_source(name: str | None) -> Source | None:
+    if not name or not name.strip():
+        return None
+    source = db.session.scalar(select(Source).where(func.lower(Source.name) == name.strip().lower()))
+    if source is None:
+        source = Source(name=name.strip())
+        db.session.add(source)
+        db.session.flush()
+    return source
+
+
+def find_campaign(name_or_id) -> Campaign | None:
+    if name_or_id in (None, ""):
+        return None
+    if isinstance(name_or_id, int):
+        campaign = db.session.get(Campaign, name_or_id)
+    else:
+        campaign = db.session.scalar(select(Campaign).where(func.lower(Campaign.name) == str(name_or_id).strip().lower()))
+    if campaign is None:
+        raise ValidationFailed("No such campaign.", fields={"campaign": "Unknown campaign."})
+    return campaign
+
+
+def _write_change(lead: Lead, actor: User | None, *, from_stage, from_status, note: str = "",
+                  at: datetime | None = None) -> StageChange:
+    change = StageChange(lead=lead, from_stage=from_stage, to_stage=lead.stage, from_status=from_status,
+                         to_status=lead.status, changed_at=at or utcnow(),
+                         changed_by_id=getattr(actor, "id", None), note=note)
+    db.session.add(change)
+    lead.stage_changed_at = change.changed_at
+    return change
+
+
+def create_lead(contact: Contact, *, actor: User | None, source: str | None = None, campaign=None,
+                value=None, currency: str | None = None, owner: User | None = None, team_id: int | None = None,
+                title: str = "", score: int = 0, created_at: datetime | None = None) -> Lead:
+    """A new open lead in discover for ``contact``; owner None leaves it in the team's pool."""
+    campaign_obj = find_campaign(campaign) if not isinstance(campaign, Campaign) else campaign
+    if team_id is None:
+        team_id = (campaign_obj.team_id if campaign_obj and campaign_obj.team_id else None) \
+            or (owner.team_id if owner else None) or (actor.team_id if actor else None)
+    lead = Lead(
+        contact=contact, title=title.strip() or contact.full_name, stage=Stage.DISCOVER, status=LeadStatus.OPEN,
+        owner=owner, team_id=team_id, source=get_or_create_source(source), campaign=campaign_obj,
+        value=check_value(value), currency=check_currency(currency), score=score,
+    )
+    if created_at is not None:
+        lead.created_at = lead.updated_at = created_at
+    db.session.add(lead)
+    db.session.flush()
+    _write_change(lead, actor, from_stage=None, from_status=None, note="created", at=created_at or lead.created_at)
+    record(actor, "lead.created", lead, {"contact_id": contact.id, "owner_id": getattr(owner, "id", None)})
+    return lead
+
+
+def allowed_stages(lead: Lead) -> list[Stage]:
+    """Stages an open lead may move to now: one step forward or back."""
+    if lead.status != LeadStatus.OPEN:
+        return []
+    i = STAGE_ORDER.index(lead.stage)
+    return [STAGE_ORDER[j] for j in (i - 1, i + 1) if 0 <= j < len(STAGE_ORDER)]
+
+
+def change_stage(lead: Lead, to: Stage | str, *, actor: User | None, note: str = "",
+                 at: datetime | None = None) -> StageChange:
+    """Move an open lead one stage forward or back."""
+    try:
+        to = Stage(to)
+    except ValueError as exc:
+        raise StageError(f"Unknown stage {to!r}.", fields={"stage": "One of discover, nurture, propose, close."}) from exc
+    if lead.status != LeadStatus.OPEN:
+        raise StageError(f"This lead is {lead.status.value}; reopen it first.", fields={"stage": "Lead is not open."})
+    if to == lead.stage:
+        raise StageError(f"The lead is already in {to.value}.", fields={"stage": "Already there."})
+    if to not in allowed_stages(lead):
+        raise StageError(
+            f"A lead in {lead.stage.value} can move to {' or '.join(s.value for s in allowed_stages(lead))}, "
+            f"not to {to.value}.", fields={"stage": "Only one step forward or back."})
+    before = lead.stage
+    lead.stage = to
+    change = _write_change(lead, actor, from_stage=before, from_status=lead.status, note=note, at=at)
+    record(actor, "lead.stage_changed", lead, {"from": before, "to": to})
+    return change
+
+
+def mark_won(lead: Lead, *, actor: User | None, value=None, note: str = "", at: datetime | None = None) -> StageChange:
+    """Win a lead in propose or close; a value is required (given or already on the lead)."""
+    if lead.status != LeadStatus.OPEN:
+        raise StageError(f"This lead is already {lead.status.value}.", fields={"status": "Lead is not open."})
+    if lead.stage not in (Stage.PROPOSE, Stage.CLOSE):
+        raise StageError("Only a lead in propose or close can be won.", fields={"status": "Move it to propose first."})
+    amount = check_value(value) if value not in (None, "") else lead.value
+    if amount is None:
+        raise StageError("A won lead needs its value.", fields={"value": "Required to win a lead."})
+    lead.value = amount
+    return _close(lead, LeadStatus.WON, actor, note, at)
+
+
+def mark_lost(lead: Lead, *, actor: User | None, reason, note: str = "", at: datetime | None = None) -> StageChange:
+    """Lose an open lead, with a reason from the admin-edited list (id or label)."""
+    if lead.status != LeadStatus.OPEN:
+        raise StageError(f"This lead is already {lead.status.value}.", fields={"status": "Lead is not open."})
+    lost_reason = find_lost_reason(reason)
+    lead.lost_reason = lost_reason
+    lead.lost_note = note
+    return _close(lead, LeadStatus.LOST, actor, note or lost_reason.label, at)
+
+
+def find_lost_reason(reason) -> LostReason:
+    if reason in (None, ""):
+        raise StageError("Say why the lead was lost.", fields={"reason": "A reason is required."})
+    if isinstance(reason, int) or (isinstance(reason, str) and reason.isdigit()):
+        found = db.session.get(LostReason, int(reason))
+    else:
+        found = db.session.scalar(select(LostReason).where(func.lower(LostReason.label) == str(reason).strip().lower()))
+    if found is None or not found.active:
+        raise StageError("That is not one of the lost reasons.", fields={"reason": "Pick a reason from the list."})
+    return found
+
+
+def _close(lead: Lead, status: LeadStatus, actor, note: str, at: datetime | None) -> StageChange:
+    before = lead.status
+    lead.status = status
+    lead.closed_at = at or utcnow()
+    lead.claimed_by_id = None
+    lead.claim_expires_at = None
+    change = _write_change(lead, actor, from_stage=lead.stage, from_status=before, note=note, at=at)
+    record(actor, f"lead.{status.value}", lead, {"value": lead.value, "reason": getattr(lead.lost_reason, "label", None)})
+    return change
+
+
+def reopen(lead: Lead, *, actor: User | None, note: str = "") -> StageChange:
+    """A lost lead comes back into nurture."""
+    if lead.status != LeadStatus.LOST:
+        raise StageError("Only a lost lead can be reopened.", fields={"status": "Lead is not lost."})
+    before_stage, before_status = lead.stage, lead.status
+    lead.status, lead.stage = LeadStatus.OPEN, Stage.NURTURE
+    lead.lost_reason_id, lead.closed_at = None, None
+    change = _write_change(lead, actor, from_stage=before_stage, from_status=before_status, note=note or "reopened")
+    record(actor, "lead.reopened", lead)
+    return change

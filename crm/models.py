@@ -1,0 +1,23 @@
+"""Imports every feature's models so the metadata is complete (Alembic, tests)."""
+
+from crm.audit.models import AuditEvent
+from crm.auth.models import ApiToken, HandoffRule, Role, Team, User
+from crm.cadences.models import Cadence, CadenceEnrollment, CadenceStep, EnrollmentState
+from crm.contacts.models import Account, Contact, ContactHandle
+from crm.email.models import EmailStatus, EmailTemplate, OutboundEmail, Suppression, TemplateKind
+from crm.handoffs.models import Handoff, HandoffStatus
+from crm.integrations.models import InboundEvent, Integration, IntegrationChannel
+from crm.leads.models import Campaign, Lead, LeadStatus, LostReason, Source, Stage, StageChange
+from crm.reports.models import Target, TargetMetric
+from crm.scheduler.models import JobRun, Setting
+from crm.tasks.models import Task, TaskKind, TaskStatus
+from crm.touches.models import Channel, Direction, Outcome, Survey, Touch
+
+__all__ = [
+    "Account", "ApiToken", "AuditEvent", "Cadence", "CadenceEnrollment", "CadenceStep", "Campaign", "Channel",
+    "Contact", "ContactHandle", "Direction", "EmailStatus", "EmailTemplate", "EnrollmentState", "Handoff",
+    "HandoffRule", "HandoffStatus", "InboundEvent", "Integration", "IntegrationChannel", "JobRun", "Lead",
+    "LeadStatus", "LostReason", "OutboundEmail", "Outcome", "Role", "Setting", "Source", "Stage", "StageChange",
+    "Survey", "Suppression", "Target", "TargetMetric", "Task", "TaskKind", "TaskStatus", "Team", "TemplateKind",
+    "Touch", "User",
+]

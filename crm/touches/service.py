@@ -1,0 +1,95 @@
+"""Logging touches: one row per interaction, never two for one provider id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from crm.auth.models import User
+from crm.contacts.models import Contact
+from crm.db import utcnow
+from crm.errors import ValidationFailed
+from crm.extensions import db
+from crm.leads.models import Lead
+from crm.touches.models import CHANNEL_OUTCOMES, Channel, Direction, Outcome, Touch
+
+DURATION_FIELDS = ("queue_seconds", "talk_seconds", "hold_seconds", "wrap_seconds")
+
+
+@dataclass
+class LoggedTouch:
+    touch: Touch
+    created: bool
+
+
+def check_touch_fields(channel, direction, outcome) -> tuple[Channel, Direction, Outcome | None]:
+    errors = {}
+    try:
+        channel = Channel(channel)
+    except ValueError:
+        errors["channel"] = f"One of {', '.join(c.value for c in Channel)}."
+    try:
+        direction = Direction(direction)
+    except ValueError:
+        errors["direction"] = "inbound or outbound."
+    if outcome not in (None, ""):
+        try:
+            outcome = Outcome(outcome)
+        except ValueError:
+            errors["outcome"] = "Unknown outcome."
+        else:
+            if "channel" not in errors and outcome not in CHANNEL_OUTCOMES[channel]:
+                allowed = ", ".join(sorted(o.value for o in CHANNEL_OUTCOMES[channel]))
+                errors["outcome"] = f"A {channel.value} can be {allowed}."
+    else:
+        outcome = None
+    if errors:
+        raise ValidationFailed("The touch is not valid.", fields=errors)
+    return channel, direction, outcome
+
+
+def find_by_external_id(provider: str, external_id: str) -> Touch | None:
+    return db.session.scalar(select(Touch).where(Touch.provider == provider, Touch.external_id == external_id))
+
+
+def log_touch(*, contact: Contact, channel, direction, outcome=None, lead: Lead | None = None,
+              user: User | None = None, occurred_at: datetime | None = None, provider: str = "touchline",
+              external_id: str | None = None, **details) -> LoggedTouch:
+    """Record a touch; a provider id already seen returns the existing touch, unchanged."""
+    channel, direction, outcome = check_touch_fields(channel, direction, outcome)
+    for name in DURATION_FIELDS:
+        value = details.get(name)
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise ValidationFailed("Durations are whole seconds, not negative.", fields={name: "Must be 0 or more."})
+    if lead is not None and lead.contact_id != contact.id:
+        raise ValidationFailed("That lead belongs to another contact.", fields={"lead_id": "Not this contact's lead."})
+    if external_id:
+        existing = find_by_external_id(provider, external_id)
+        if existing is not None:
+            return LoggedTouch(existing, False)
+    touch = Touch(contact=contact, lead=lead, user=user, channel=channel, direction=direction, outcome=outcome,
+                  occurred_at=occurred_at or utcnow(), provider=provider, external_id=external_id,
+                  campaign_id=lead.campaign_id if lead is not None else None,
+                  **{k: v for k, v in details.items() if v is not None})
+    try:
+        with db.session.begin_nested():  # a concurrent delivery of the same id loses cleanly
+            db.session.add(touch)
+            db.session.flush()
+    except IntegrityError:
+        existing = find_by_external_id(provider, external_id) if external_id else None
+        if existing is None:
+            raise
+        return LoggedTouch(existing, False)
+    if lead is not None:
+        _note_on_lead(lead, touch)
+    return LoggedTouch(touch, True)
+
+
+def _note_on_lead(lead: Lead, touch: Touch) -> None:
+    if lead.last_touch_at is None or touch.occurred_at > lead.last_touch_at:
+        lead.last_touch_at = touch.occurred_at
+    if touch.direction == Direction.OUTBOUND and (lead.first_touch_at is None or touch.occurred_at < lead.first_touch_at):
+        lead.first_touch_at = touch.occurred_at
