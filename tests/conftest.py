@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import scoped_session, sessionmaker
 
 from crm import create_app
 from crm.extensions import db as _db
@@ -117,7 +118,9 @@ def app(_session_app, database):
         connection = _db.engine.connect()
         transaction = connection.begin()
         original = _db.session
-        _db.session = _db._make_scoped_session({"bind": connection, "join_transaction_mode": "create_savepoint"})
+        # Flask-SQLAlchemy's own session picks the engine by bind key and would
+        # ignore this connection; a plain session joins the outer transaction.
+        _db.session = scoped_session(sessionmaker(bind=connection, join_transaction_mode="create_savepoint"))
         limiter.reset()
         try:
             yield _session_app

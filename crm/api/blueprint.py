@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
@@ -65,7 +66,7 @@ def authenticate():
     )
     if row is None or not row.user.active:
         return _error(401, "unauthorized", "That token is unknown, revoked, or its user is deactivated.")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         row.last_used_at = now  # at most once a minute: no write on every request
     g.api_user = row.user

@@ -13,14 +13,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm.db import Base, TimestampMixin, checked_enum
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     REP = "rep"
     FIELD = "field"
     MANAGER = "manager"
     ADMIN = "admin"
 
 
-class HandoffRule(str, enum.Enum):
+class HandoffRule(enum.StrEnum):
     MANUAL = "manual"
     TERRITORY = "territory"
     ROUND_ROBIN = "round_robin"

@@ -50,7 +50,7 @@ class CadenceStep(Base):
     )
 
 
-class EnrollmentState(str, enum.Enum):
+class EnrollmentState(enum.StrEnum):
     ACTIVE = "active"
     COMPLETED = "completed"
     STOPPED = "stopped"

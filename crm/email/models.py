@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm.db import Base, TimestampMixin, checked_enum, utcnow
 
 
-class TemplateKind(str, enum.Enum):
+class TemplateKind(enum.StrEnum):
     TRANSACTIONAL = "transactional"
     MARKETING = "marketing"
 
@@ -32,7 +32,7 @@ class EmailTemplate(TimestampMixin, Base):
     __table_args__ = (UniqueConstraint("key", "locale"),)
 
 
-class EmailStatus(str, enum.Enum):
+class EmailStatus(enum.StrEnum):
     QUEUED = "queued"
     SENDING = "sending"
     NOT_SENT = "not_sent"  # no API key configured: rendered and kept, never sent

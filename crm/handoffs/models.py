@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
@@ -13,7 +13,7 @@ from crm.db import Base, TimestampMixin, checked_enum
 from crm.leads.models import Lead
 
 
-class HandoffStatus(str, enum.Enum):
+class HandoffStatus(enum.StrEnum):
     AWAITING_APPROVAL = "awaiting_approval"
     PENDING = "pending"
     ACCEPTED = "accepted"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm.db import Base, TimestampMixin, checked_enum, utcnow
 
 
-class IntegrationChannel(str, enum.Enum):
+class IntegrationChannel(enum.StrEnum):
     CALLS = "calls"
     CHAT = "chat"
     SOCIAL = "social"

@@ -14,7 +14,7 @@ from crm.contacts.models import Contact
 from crm.db import Base, TimestampMixin, checked_enum, utcnow
 
 
-class Stage(str, enum.Enum):
+class Stage(enum.StrEnum):
     DISCOVER = "discover"
     NURTURE = "nurture"
     PROPOSE = "propose"
@@ -24,7 +24,7 @@ class Stage(str, enum.Enum):
 STAGE_ORDER = [Stage.DISCOVER, Stage.NURTURE, Stage.PROPOSE, Stage.CLOSE]
 
 
-class LeadStatus(str, enum.Enum):
+class LeadStatus(enum.StrEnum):
     OPEN = "open"
     WON = "won"
     LOST = "lost"

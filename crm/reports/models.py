@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm.db import Base, TimestampMixin, checked_enum
 
 
-class TargetMetric(str, enum.Enum):
+class TargetMetric(enum.StrEnum):
     CALLS = "calls"
     CONNECTS = "connects"
     HANDOFFS = "handoffs"

@@ -14,7 +14,7 @@ from crm.db import Base, TimestampMixin, checked_enum
 from crm.leads.models import Lead
 
 
-class TaskKind(str, enum.Enum):
+class TaskKind(enum.StrEnum):
     CALL = "call"
     EMAIL = "email"
     FOLLOW_UP = "follow_up"
@@ -22,7 +22,7 @@ class TaskKind(str, enum.Enum):
     HANDOFF_REVIEW = "handoff_review"
 
 
-class TaskStatus(str, enum.Enum):
+class TaskStatus(enum.StrEnum):
     OPEN = "open"
     DONE = "done"
     CANCELLED = "cancelled"

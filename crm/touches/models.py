@@ -14,7 +14,7 @@ from crm.db import Base, checked_enum, utcnow
 from crm.leads.models import Campaign, Lead
 
 
-class Channel(str, enum.Enum):
+class Channel(enum.StrEnum):
     CALL = "call"
     EMAIL = "email"
     CHAT = "chat"
@@ -23,12 +23,12 @@ class Channel(str, enum.Enum):
     MEETING = "meeting"
 
 
-class Direction(str, enum.Enum):
+class Direction(enum.StrEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"
 
 
-class Outcome(str, enum.Enum):
+class Outcome(enum.StrEnum):
     # calls
     QUEUED = "queued"
     CONNECTED = "connected"
