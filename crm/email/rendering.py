@@ -6,9 +6,9 @@ the database or anything else; a name outside those fields fails at save time.
 
 from __future__ import annotations
 
-from markupsafe import escape
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import escape
 
 from crm.errors import ValidationFailed
 

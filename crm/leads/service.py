@@ -76,14 +76,26 @@ def _write_change(lead: Lead, actor: User | None, *, from_stage, from_status, no
     return change
 
 
+AUTO = "auto"  # create_lead(owner=AUTO): round-robin in the lead's team
+
+
 def create_lead(contact: Contact, *, actor: User | None, source: str | None = None, campaign=None,
-                value=None, currency: str | None = None, owner: User | None = None, team_id: int | None = None,
+                value=None, currency: str | None = None, owner: User | None | str = AUTO, team_id: int | None = None,
                 title: str = "", score: int = 0, created_at: datetime | None = None) -> Lead:
-    """A new open lead in discover for ``contact``; owner None leaves it in the team's pool."""
+    """A new open lead in discover for ``contact``.
+
+    ``owner``: a user; None leaves it in the team's unassigned pool; AUTO (the default)
+    gives it round-robin to the team's next free rep (the pool when none is free).
+    """
+    from crm.queue.assignment import pick_owner
+
     campaign_obj = find_campaign(campaign) if not isinstance(campaign, Campaign) else campaign
+    given_owner = owner if isinstance(owner, User) else None
     if team_id is None:
         team_id = (campaign_obj.team_id if campaign_obj and campaign_obj.team_id else None) \
-            or (owner.team_id if owner else None) or (actor.team_id if actor else None)
+            or (given_owner.team_id if given_owner else None) or (actor.team_id if actor else None)
+    if owner == AUTO:
+        owner = pick_owner(team_id)
     lead = Lead(
         contact=contact, title=title.strip() or contact.full_name, stage=Stage.DISCOVER, status=LeadStatus.OPEN,
         owner=owner, team_id=team_id, source=get_or_create_source(source), campaign=campaign_obj,
