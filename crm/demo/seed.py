@@ -27,7 +27,7 @@ from crm.leads.models import Campaign, LostReason, Source, Stage
 from crm.tasks.models import Task, TaskKind, TaskStatus
 from crm.touches.models import Channel, Direction, Outcome, Survey, Touch
 
-DEMO_PASSWORD = "touchline-demo"
+DEMO_PASSWORD = "touchline-demo"  # noqa: S105 (public demo password, printed by make run)
 TEAM = "Lisbon inside sales"
 DEMO_USERS = [
     ("admin@touchline.example", "Alex Admin", Role.ADMIN, "Europe/Lisbon", "en", "0"),
