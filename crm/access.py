@@ -161,6 +161,14 @@ def require_role(user: User, *roles: Role) -> None:
         raise AccessDenied(str(_l("Your role cannot do this.")))
 
 
+def require_admin(user: User) -> None:
+    """Admin pages: everyone else gets 403 (the pages exist, but not for them)."""
+    if user.role != Role.ADMIN:
+        from werkzeug.exceptions import Forbidden
+
+        raise Forbidden()
+
+
 def is_manager(user: User) -> bool:
     return user.role in (Role.MANAGER, Role.ADMIN)
 

@@ -119,3 +119,62 @@ def create_token(user: User, name: str = "") -> str:
     db.session.add(ApiToken(user_id=user.id, token_hash=token_digest(token), name=name))
     db.session.flush()
     return token
+
+
+def update_user(user: User, *, actor=None, password: str | None = None, **fields) -> User:
+    """Change a user's settings (role, team, active, capacity, cost, zone, locale, territory, name)."""
+    changes = {}
+    if "timezone" in fields:
+        check_timezone(fields["timezone"])
+    if "role" in fields:
+        try:
+            fields["role"] = Role(fields["role"])
+        except ValueError as exc:
+            raise ValidationFailed("Unknown role.", fields={"role": "One of rep, field, manager, admin."}) from exc
+    if fields.get("capacity") is not None and fields["capacity"] < 0:
+        raise ValidationFailed("Capacity cannot be negative.", fields={"capacity": "0 or more, or empty for no cap."})
+    if fields.get("hourly_cost") is not None and fields["hourly_cost"] < 0:
+        raise ValidationFailed("Hourly cost cannot be negative.", fields={"hourly_cost": "0 or more."})
+    demoting = fields.get("active") is False or fields.get("role", user.role) != user.role
+    if actor is not None and actor.id == user.id and demoting:
+        raise ValidationFailed("You cannot deactivate yourself or change your own role.",
+                               fields={"role": "Ask another admin."})
+    for name, value in fields.items():
+        if getattr(user, name) != value:
+            changes[name] = value
+            setattr(user, name, value)
+    if password:
+        problem = password_problem(password, user.email)
+        if problem:
+            raise ValidationFailed(problem, fields={"password": problem})
+        user.password_hash = hash_password(password)
+        changes["password"] = "changed"  # noqa: S105 (an audit note, not a secret)
+    db.session.flush()
+    if changes:
+        record(actor, "user.updated", user, changes)
+    return user
+
+
+def update_team(team: Team, *, actor=None, **fields) -> Team:
+    """Change a team's settings (name, zone, pool mode, speed-to-lead and hand-off rules)."""
+    if "timezone" in fields:
+        check_timezone(fields["timezone"])
+    name = fields.get("name")
+    if name is not None:
+        if not name.strip():
+            raise ValidationFailed("A team needs a name.", fields={"name": "Required."})
+        clash = db.session.scalar(select(Team.id).where(func.lower(Team.name) == name.strip().lower(), Team.id != team.id))
+        if clash:
+            raise Conflict("Another team has that name.", fields={"name": "Already taken."})
+        fields["name"] = name.strip()
+    limits = {"speed_to_lead_seconds": (1, 86400 * 7), "handoff_sla_hours": (1, 24 * 30), "handoff_min_criteria": (0, 4)}
+    for key, (low, high) in limits.items():
+        if key in fields and not (low <= fields[key] <= high):
+            raise ValidationFailed(f"{key} must be between {low} and {high}.", fields={key: f"Between {low} and {high}."})
+    changes = {k: v for k, v in fields.items() if getattr(team, k) != v}
+    for name, value in changes.items():
+        setattr(team, name, value)
+    db.session.flush()
+    if changes:
+        record(actor, "team.updated", team, changes)
+    return team

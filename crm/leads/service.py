@@ -196,3 +196,24 @@ def reopen(lead: Lead, *, actor: User | None, note: str = "") -> StageChange:
     change = _write_change(lead, actor, from_stage=before_stage, from_status=before_status, note=note or "reopened")
     record(actor, "lead.reopened", lead)
     return change
+
+
+def add_lost_reason(label: str, *, actor: User | None) -> LostReason:
+    label = (label or "").strip()
+    if not label:
+        raise ValidationFailed("A reason needs a label.", fields={"label": "Required."})
+    if db.session.scalar(select(LostReason.id).where(func.lower(LostReason.label) == label.lower())):
+        raise ValidationFailed("That reason is already on the list.", fields={"label": "Already on the list."})
+    reason = LostReason(label=label[:120])
+    db.session.add(reason)
+    db.session.flush()
+    record(actor, "lost_reason.created", reason, {"label": label})
+    return reason
+
+
+def set_lost_reason_active(reason: LostReason, active: bool, *, actor: User | None) -> LostReason:
+    """Retire or restore a reason; retired ones stay on the leads that used them."""
+    reason.active = active
+    db.session.flush()
+    record(actor, "lost_reason.activated" if active else "lost_reason.retired", reason)
+    return reason

@@ -8,6 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from crm import access
 from crm.contacts.timeline import contact_timeline
@@ -23,9 +24,9 @@ bp = Blueprint("leads", __name__)
 
 def _stage_form(lead, formdata=None) -> StageForm:
     form = StageForm(formdata=formdata) if formdata is not None else StageForm()
-    form.stage.choices = [(s.value, s.value) for s in service.allowed_stages(lead)]
-    form.reason.choices = [("", _("Choose a reason"))] + [
-        (str(r.id), r.label) for r in db.session.scalars(
+    form.stage.choices = [SelectChoice(s.value, s.value) for s in service.allowed_stages(lead)]
+    form.reason.choices = [SelectChoice("", _("Choose a reason"))] + [
+        SelectChoice(str(r.id), r.label) for r in db.session.scalars(
             select(LostReason).where(LostReason.active.is_(True)).order_by(LostReason.label))
     ]
     return form
