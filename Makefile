@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: run test lint serve migrate seed scheduler clean
+.PHONY: run test lint migrate scheduler translations clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "Touchline needs $(PY) on PATH (or run: make PY=python3 ...)"; exit 1; }
@@ -14,6 +14,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pybabel -q compile --use-fuzzy -d crm/translations
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -33,6 +34,12 @@ migrate: $(STAMP)
 
 scheduler: $(STAMP)
 	$(BIN)/flask crm scheduler
+
+# After changing user-visible strings: extract them and update every catalog.
+translations: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -o crm/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel -q update -i crm/translations/messages.pot -d crm/translations --no-fuzzy-matching
+	$(BIN)/pybabel -q compile -d crm/translations
 
 clean:
 	rm -rf $(VENV) instance/touchline.db*

@@ -8,9 +8,10 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from crm.auth.forms import LoginForm
-from crm.auth.service import authenticate
-from crm.extensions import limiter
+from crm.auth.forms import LoginForm, ProfileForm
+from crm.auth.service import authenticate, check_password, update_user
+from crm.errors import DomainError, ValidationFailed
+from crm.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
 
@@ -46,3 +47,27 @@ def logout():
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    """Your own name, language, time zone and password."""
+    form = ProfileForm(obj=current_user)
+    if form.validate_on_submit():
+        try:
+            if form.new_password.data and not check_password(current_user, form.current_password.data or ""):
+                raise ValidationFailed(_("Your current password is not right."),
+                                       fields={"current_password": _("Your current password is not right.")})
+            update_user(current_user, actor=current_user, name=form.name.data.strip(), locale=form.locale.data,
+                        timezone=form.timezone.data.strip(), password=form.new_password.data or None)
+        except DomainError as exc:
+            db.session.rollback()
+            for name, message in exc.fields.items():
+                target = {"password": "new_password"}.get(name, name)
+                if target in form._fields:
+                    form[target].errors = [*form[target].errors, message]
+        else:
+            flash(_("Your profile is saved."), "success")
+            return redirect(url_for("auth.profile"))
+    return render_template("auth/profile.html", form=form), 422 if form.errors else 200
