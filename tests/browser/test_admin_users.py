@@ -12,7 +12,7 @@ def test_admin_creates_a_rep(live_server, page):
     live_server.run(lambda: create_user("root@touchline.example", "admin-password-1", "admin", name="Root Admin"))
     live_server.run(lambda: create_user("boss@touchline.example", "boss-password-1", "manager", team="Braga"))
     sign_in(page, live_server, "root@touchline.example", "admin-password-1")
-    page.get_by_role("link", name="Admin").click()
+    page.get_by_role("link", name="Admin", exact=True).click()
     page.get_by_role("link", name="Users").click()
     page.get_by_role("link", name="New user").click()
     page.get_by_label("Email").fill("tiago@touchline.example")
