@@ -156,6 +156,23 @@ def report_scope(user: User, *, team_id: int | None = None, rep_id: int | None =
     return {"team_id": None, "rep_id": user.id}
 
 
+def check_assignable(user: User, owner: User | None) -> None:
+    """May ``user`` make ``owner`` a lead's inside owner? Reps: themselves; managers: their team's reps."""
+    if owner is None:
+        return
+    if owner.role != Role.REP or not owner.active:
+        raise AccessDenied(str(_l("Leads are owned by active inside-sales reps.")), fields={"owner_id": "Not an active rep."})
+    if user.role == Role.ADMIN or (user.role == Role.MANAGER and owner.team_id == user.team_id and user.team_id):
+        return
+    if user.id == owner.id:
+        return
+    raise AccessDenied(str(_l("You cannot give leads to that rep.")), fields={"owner_id": "Not yours to assign to."})
+
+
+def may_merge_contacts(user: User) -> bool:
+    return user.role in (Role.MANAGER, Role.ADMIN)
+
+
 def require_role(user: User, *roles: Role) -> None:
     if user.role not in roles:
         raise AccessDenied(str(_l("Your role cannot do this.")))

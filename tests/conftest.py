@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import scoped_session, sessionmaker
 
@@ -136,8 +137,21 @@ def db_session(app):
     return _db.session
 
 
+class CommittingClient(FlaskClient):
+    """Commits the test's setup before each request, as a real caller would see it.
+
+    Without this, a request that answers 4xx (and so rolls back) would also undo
+    the records the test made; the outer transaction still rolls everything back.
+    """
+
+    def open(self, *args, **kwargs):
+        _db.session.commit()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = CommittingClient
     return app.test_client()
 
 

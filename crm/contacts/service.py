@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import phonenumbers
 from flask import current_app
 from phonenumbers import timezone as phone_timezones
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 
 from crm.audit.service import record
 from crm.auth.service import check_timezone, normalise_email
@@ -122,3 +122,77 @@ def find_or_create_contact(*, actor=None, account: str | None = None, team_id: i
     db.session.flush()
     record(actor, "contact.created", contact, {"email": contact.email, "phone": contact.phone})
     return ContactMatch(contact, True, None)
+
+
+CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "timezone", "locale")
+
+
+def update_contact(contact: Contact, *, actor=None, account: str | None = None, **fields) -> Contact:
+    """Change a contact; the same validation as creation, and no clash with another person."""
+    current = {name: getattr(contact, name) for name in CONTACT_FIELDS}
+    merged = {**current, **{k: v for k, v in fields.items() if k in CONTACT_FIELDS}}
+    clean = clean_contact_fields(**merged)
+    other, on = find_existing(clean["email"], clean["phone"])
+    if other is not None and other.id != contact.id:
+        raise ValidationFailed(f"Another contact already has this {on}: {other.full_name} (#{other.id}).",
+                               fields={on: f"Already used by contact #{other.id}; merge them instead."})
+    changes = {}
+    for name in (*CONTACT_FIELDS, "country"):
+        if name == "country" and not clean.get("phone"):
+            continue
+        if getattr(contact, name) != clean[name]:
+            changes[name] = clean[name]
+            setattr(contact, name, clean[name])
+    for flag in ("do_not_call", "email_opt_out"):
+        if flag in fields and fields[flag] is not None and getattr(contact, flag) != fields[flag]:
+            changes[flag] = fields[flag]
+            setattr(contact, flag, fields[flag])
+    if account is not None:
+        new_account = get_or_create_account(account)
+        if contact.account_id != (new_account.id if new_account else None):
+            contact.account = new_account
+            changes["account"] = account
+    db.session.flush()
+    if changes:
+        record(actor, "contact.updated", contact, changes)
+    return contact
+
+
+def merge_contacts(survivor: Contact, duplicate: Contact, *, actor=None) -> Contact:
+    """Move the duplicate's leads, touches, tasks, handles and emails to the survivor.
+
+    The duplicate stays as a pointer (merged_into_id) so old links still resolve.
+    """
+    from crm.email.models import OutboundEmail
+    from crm.leads.models import Lead
+    from crm.tasks.models import Task
+    from crm.touches.models import Survey, Touch
+
+    if survivor.id == duplicate.id:
+        raise ValidationFailed("A contact cannot be merged into itself.", fields={"duplicate_id": "Pick another contact."})
+    if duplicate.merged_into_id is not None:
+        raise ValidationFailed("That contact was already merged.", fields={"duplicate_id": "Already merged."})
+    moved = {}
+    for model in (Lead, Touch, Task, OutboundEmail, Survey):
+        result = db.session.execute(
+            update(model).where(model.contact_id == duplicate.id).values(contact_id=survivor.id)
+            .execution_options(synchronize_session=False))
+        moved[model.__tablename__] = result.rowcount
+    taken = {(h.platform, h.handle) for h in survivor.handles}
+    for handle in list(duplicate.handles):
+        if (handle.platform, handle.handle) not in taken:
+            handle.contact = survivor
+    for name in ("email", "phone", "account_id", "country"):
+        if getattr(survivor, name) in (None, "") and getattr(duplicate, name):
+            value = getattr(duplicate, name)
+            if name in ("email", "phone"):
+                setattr(duplicate, name, None)
+                db.session.flush()
+            setattr(survivor, name, value)
+    survivor.do_not_call = survivor.do_not_call or duplicate.do_not_call
+    survivor.email_opt_out = survivor.email_opt_out or duplicate.email_opt_out
+    duplicate.merged_into_id = survivor.id
+    db.session.flush()
+    db.session.expire_all()
+    record(actor, "contact.merged", survivor, {"duplicate_id": duplicate.id, "moved": moved})
+    return survivor

@@ -217,3 +217,38 @@ def set_lost_reason_active(reason: LostReason, active: bool, *, actor: User | No
     db.session.flush()
     record(actor, "lost_reason.activated" if active else "lost_reason.retired", reason)
     return reason
+
+
+def update_lead(lead: Lead, *, actor: User | None, **fields) -> Lead:
+    """Change a lead's details (not its stage or owner: those have their own rules)."""
+    changes = {}
+    if "title" in fields and fields["title"] is not None:
+        title = fields["title"].strip()
+        if not title:
+            raise ValidationFailed("A lead needs a title.", fields={"title": "Required."})
+        changes["title"] = title
+    if "value" in fields:
+        changes["value"] = check_value(fields["value"])
+        if changes["value"] is None and lead.status == LeadStatus.WON:
+            raise ValidationFailed("A won lead keeps its value.", fields={"value": "Required on a won lead."})
+    if fields.get("currency") is not None:
+        changes["currency"] = check_currency(fields["currency"])
+    if fields.get("score") is not None:
+        if not 0 <= fields["score"] <= 100:
+            raise ValidationFailed("The score is between 0 and 100.", fields={"score": "0 to 100."})
+        changes["score"] = fields["score"]
+    if "next_action_at" in fields:
+        changes["next_action_at"] = fields["next_action_at"]
+    if "source" in fields:
+        source = get_or_create_source(fields["source"])
+        changes["source_id"] = source.id if source else None
+    if "campaign" in fields:
+        campaign = find_campaign(fields["campaign"])
+        changes["campaign_id"] = campaign.id if campaign else None
+    changes = {k: v for k, v in changes.items() if getattr(lead, k) != v}
+    for name, value in changes.items():
+        setattr(lead, name, value)
+    db.session.flush()
+    if changes:
+        record(actor, "lead.updated", lead, changes)
+    return lead
