@@ -95,12 +95,18 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     dbapi_connection.isolation_level = None
+    # SQLite's lower() folds only ASCII; names in Cyrillic or with accents must search too.
+    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _unicode_lower(value):
+    return value.lower() if isinstance(value, str) else value
 
 
 @event.listens_for(Engine, "begin")

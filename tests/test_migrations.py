@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from crm.db import Base
-from crm.schema import alembic_config
+from crm.schema import alembic_config, include_object
 
 
 def test_single_head():
@@ -21,7 +21,7 @@ def test_upgrade_to_head_matches_models(database):
     with database.engine.connect() as connection, warnings.catch_warnings():
         # SQLite cannot reflect expression indexes (lower(...)); PostgreSQL compares them.
         warnings.filterwarnings("ignore", message=".*expression-based index.*")
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": include_object})
         diff = compare_metadata(context, Base.metadata)
     assert diff == [], f"models and migrations disagree: {diff}"
 
@@ -30,3 +30,12 @@ def test_head_is_applied(database):
     with database.engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_heads()
     assert set(current) == set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def test_trigram_indexes_exist_on_postgresql(database):
+    if database.kind != "postgresql":
+        return
+    with database.engine.connect() as connection:
+        names = set(connection.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'trgm_%%'").scalars())
+    assert names == {"trgm_contacts_name", "trgm_contacts_name_reversed", "trgm_contacts_email", "trgm_contacts_phone",
+                     "trgm_accounts_name"}
