@@ -1,0 +1,161 @@
+"""Contact pages: the searchable list, one contact with its timeline, forms, merging."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from crm import access
+from crm.api.pagination import page
+from crm.contacts import service
+from crm.contacts.forms import ContactForm, MergeForm
+from crm.contacts.models import Account, Contact
+from crm.contacts.search import contact_search
+from crm.contacts.timeline import contact_timeline
+from crm.errors import DomainError, ValidationFailed
+from crm.extensions import db
+from crm.leads.models import Lead
+from crm.touches.models import Channel
+
+bp = Blueprint("contacts", __name__)
+
+
+def apply_errors(form, exc: DomainError) -> None:
+    """Put a service's field errors beside the form's fields; others become a flash."""
+    placed = False
+    for name, message in exc.fields.items():
+        field = name.split(".")[-1]
+        if field in form._fields:
+            form[field].errors = [*form[field].errors, message]
+            placed = True
+    if not placed:
+        flash(exc.message, "danger")
+
+
+@bp.get("/contacts")
+@login_required
+def index():
+    q = request.args.get("q", "").strip()
+    stmt = access.visible_contacts(current_user).options(selectinload(Contact.account))
+    if q:
+        stmt = stmt.where(contact_search(q))
+    try:
+        rows, cursor = page(stmt, Contact.id, cursor=request.args.get("cursor"), limit=50, session=db.session)
+    except ValidationFailed:
+        rows, cursor = page(stmt, Contact.id, cursor=None, limit=50, session=db.session)
+    return render_template("contacts/index.html", contacts=rows, q=q, next_cursor=cursor)
+
+
+@bp.get("/contacts/<int:contact_id>")
+@login_required
+def show(contact_id: int):
+    contact = access.get_contact(current_user, contact_id)
+    if contact.merged_into_id:
+        return redirect(url_for("contacts.show", contact_id=contact.merged_into_id))
+    channel = request.args.get("channel") or None
+    if channel not in {c.value for c in Channel}:
+        channel = None
+    leads = db.session.scalars(select(Lead).where(Lead.contact_id == contact.id, access.lead_visibility(current_user))
+                               .options(selectinload(Lead.owner)).order_by(Lead.id.desc())).all()
+    return render_template("contacts/show.html", contact=contact, leads=leads, channel=channel,
+                           channels=[c.value for c in Channel], timeline=contact_timeline(contact, channel=channel),
+                           can_merge=access.may_merge_contacts(current_user), merge_form=MergeForm())
+
+
+def _save(form: ContactForm, contact: Contact | None):
+    fields = {name: (form[name].data or None) for name in ("first_name", "last_name", "email", "phone", "timezone",
+                                                           "locale")}
+    fields["last_name"] = fields["last_name"] or ""
+    if contact is None:
+        match = service.find_or_create_contact(actor=current_user, team_id=current_user.team_id,
+                                               account=form.account.data or None, **fields)
+        if not match.created:
+            flash(_("%(name)s already exists (same %(on)s); here is the record.", name=match.contact.full_name,
+                    on=match.matched_on), "info")
+            return match.contact
+        contact = match.contact
+        contact.do_not_call, contact.email_opt_out = form.do_not_call.data, form.email_opt_out.data
+        return contact
+    return service.update_contact(contact, actor=current_user, account=form.account.data or "",
+                                  do_not_call=form.do_not_call.data, email_opt_out=form.email_opt_out.data, **fields)
+
+
+@bp.route("/contacts/new", methods=["GET", "POST"])
+@login_required
+def new():
+    form = ContactForm()
+    if form.validate_on_submit():
+        try:
+            contact = _save(form, None)
+        except DomainError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            return redirect(url_for("contacts.show", contact_id=contact.id))
+    return render_template("contacts/form.html", form=form, contact=None), 422 if form.errors else 200
+
+
+@bp.route("/contacts/<int:contact_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(contact_id: int):
+    contact = access.get_contact(current_user, contact_id)
+    form = ContactForm(obj=contact)
+    if request.method == "GET":
+        form.account.data = contact.account.name if contact.account else ""
+    if form.validate_on_submit():
+        try:
+            _save(form, contact)
+        except DomainError as exc:
+            db.session.rollback()
+            contact = access.get_contact(current_user, contact_id)
+            apply_errors(form, exc)
+        else:
+            flash(_("Contact saved."), "success")
+            return redirect(url_for("contacts.show", contact_id=contact.id))
+    return render_template("contacts/form.html", form=form, contact=contact), 422 if form.errors else 200
+
+
+@bp.post("/contacts/<int:contact_id>/merge")
+@login_required
+def merge(contact_id: int):
+    if not access.may_merge_contacts(current_user):
+        flash(_("Only managers and admins merge contacts."), "danger")
+        return redirect(url_for("contacts.show", contact_id=contact_id)), 303
+    survivor = access.get_contact(current_user, contact_id)
+    raw = (request.form.get("duplicate_id") or "").strip().lstrip("#")
+    if not raw.isdigit():
+        flash(_("Give the number of the duplicate contact."), "danger")
+        return redirect(url_for("contacts.show", contact_id=contact_id))
+    duplicate = access.get_contact(current_user, int(raw))
+    service.merge_contacts(survivor, duplicate, actor=current_user)
+    flash(_("Merged %(name)s into this contact.", name=duplicate.full_name), "success")
+    return redirect(url_for("contacts.show", contact_id=survivor.id))
+
+
+@bp.get("/accounts")
+@login_required
+def accounts():
+    q = request.args.get("q", "").strip()
+    stmt = select(Account)
+    if q:
+        from sqlalchemy import func
+
+        stmt = stmt.where(func.lower(Account.name).like(f"%{q.lower()}%"))
+    rows, cursor = page(stmt, Account.id, cursor=None, limit=100, session=db.session)
+    return render_template("contacts/accounts.html", accounts=rows, q=q)
+
+
+@bp.get("/accounts/<int:account_id>")
+@login_required
+def account(account_id: int):
+    found = db.session.get(Account, account_id)
+    if found is None:
+        from crm.errors import NotFound
+
+        raise NotFound(_("No such account."))
+    contacts = db.session.scalars(access.visible_contacts(current_user).where(Contact.account_id == found.id)
+                                  .order_by(Contact.last_name).limit(200)).all()
+    return render_template("contacts/account.html", account=found, contacts=contacts)
