@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from crm.auth.models import Role
 from crm.contacts.models import Contact
-from crm.leads.models import Lead
 from crm.leads.export import safe_cell
+from crm.leads.models import Lead
 from crm.touches.service import log_touch
 from tests import factories as f
 
