@@ -44,7 +44,7 @@ def test_contact_page_filters_timeline_by_channel_in_constant_queries(client, db
     assert page.count('data-kind="touch"') == 6 and "no answer" not in page
     with count_queries() as few:
         client.get(f"/contacts/{lead.contact_id}")
-    for i in range(30):
+    for _ in range(30):
         log_touch(contact=lead.contact, lead=lead, user=rep, channel="chat", direction="inbound", outcome="received")
     with count_queries() as many:
         client.get(f"/contacts/{lead.contact_id}")
