@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # (commands on the `crm` group); create_app wires in whichever exist.
 FEATURES = (
     "auth", "dashboard", "contacts", "leads", "touches", "tasks", "queue", "cadences", "handoffs",
-    "email", "reports", "integrations", "scheduler", "admin", "audit", "demo",
+    "email", "reports", "integrations", "scheduler", "admin", "audit", "demo", "imports",
 )
 
 

@@ -169,6 +169,23 @@ def check_assignable(user: User, owner: User | None) -> None:
     raise AccessDenied(str(_l("You cannot give leads to that rep.")), fields={"owner_id": "Not yours to assign to."})
 
 
+def require_import(user: User) -> None:
+    """Imports are for managers and admins (they create leads for a whole team)."""
+    if user.role not in (Role.MANAGER, Role.ADMIN):
+        from werkzeug.exceptions import Forbidden
+
+        raise Forbidden()
+
+
+def may_see_import(user: User, job) -> bool:
+    return user.role == Role.ADMIN or job.user_id == user.id or (job.team_id is not None and job.team_id == user.team_id)
+
+
+def may_handle_data_requests(user: User) -> bool:
+    """Exporting or erasing a person's data: managers (their team's contacts) and admins."""
+    return user.role in (Role.MANAGER, Role.ADMIN)
+
+
 def may_merge_contacts(user: User) -> bool:
     return user.role in (Role.MANAGER, Role.ADMIN)
 
@@ -199,10 +216,10 @@ def navigation_for(user: User) -> list[tuple[str, str]]:
                      ("leads.index", _l("Leads")), ("tasks.index", _l("Tasks"))],
         Role.MANAGER: [("dashboard.index", _l("Dashboard")), ("leads.index", _l("Leads")),
                        ("contacts.index", _l("Contacts")), ("handoffs.index", _l("Hand-offs")),
-                       ("reports.funnel", _l("Reports")), ("tasks.index", _l("Tasks"))],
+                       ("reports.funnel", _l("Reports")), ("imports.index", _l("Import")), ("tasks.index", _l("Tasks"))],
         Role.ADMIN: [("dashboard.index", _l("Dashboard")), ("leads.index", _l("Leads")),
                      ("contacts.index", _l("Contacts")), ("reports.funnel", _l("Reports")),
-                     ("admin.index", _l("Admin"))],
+                     ("imports.index", _l("Import")), ("admin.index", _l("Admin"))],
     }[user.role]
     from flask import current_app
 

@@ -6,6 +6,7 @@ from crm.cadences.models import Cadence, CadenceEnrollment, CadenceStep, Enrollm
 from crm.contacts.models import Account, Contact, ContactHandle
 from crm.email.models import EmailStatus, EmailTemplate, OutboundEmail, Suppression, TemplateKind
 from crm.handoffs.models import Handoff, HandoffStatus
+from crm.imports.models import ImportJob, ImportStatus
 from crm.integrations.models import InboundEvent, Integration, IntegrationChannel
 from crm.leads.models import Campaign, Lead, LeadStatus, LostReason, Source, Stage, StageChange
 from crm.reports.models import Target, TargetMetric
@@ -16,7 +17,8 @@ from crm.touches.models import Channel, Direction, Outcome, Survey, Touch
 __all__ = [
     "Account", "ApiToken", "AuditEvent", "Cadence", "CadenceEnrollment", "CadenceStep", "Campaign", "Channel",
     "Contact", "ContactHandle", "Direction", "EmailStatus", "EmailTemplate", "EnrollmentState", "Handoff",
-    "HandoffRule", "HandoffStatus", "InboundEvent", "Integration", "IntegrationChannel", "JobRun", "Lead",
+    "HandoffRule", "HandoffStatus", "ImportJob", "ImportStatus", "InboundEvent", "Integration", "IntegrationChannel",
+    "JobRun", "Lead",
     "LeadStatus", "LostReason", "OutboundEmail", "Outcome", "Role", "Setting", "Source", "Stage", "StageChange",
     "Survey", "Suppression", "Target", "TargetMetric", "Task", "TaskKind", "TaskStatus", "Team", "TemplateKind",
     "Touch", "User",

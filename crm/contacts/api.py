@@ -10,7 +10,7 @@ from sqlalchemy import select
 from crm import access
 from crm.api import current_api_user, endpoint
 from crm.api.pagination import MAX_LIMIT, page
-from crm.contacts import service
+from crm.contacts import privacy, service
 from crm.contacts.models import Account, Contact
 from crm.contacts.search import contact_search
 from crm.errors import AccessDenied, NotFound
@@ -183,3 +183,21 @@ def get_account(account_id: int):
     if account is None:
         raise NotFound("No such account.")
     return AccountOut.model_validate(account, from_attributes=True)
+
+
+@endpoint("/contacts/<int:contact_id>/export", summary="Everything held about a contact (data request)",
+          tags=["contacts"], responses={403: "Managers and admins only"})
+def export_contact_data(contact_id: int):
+    user = current_api_user()
+    if not access.may_handle_data_requests(user):
+        raise AccessDenied("Only managers and admins answer data requests.")
+    return privacy.export_contact(access.get_contact(user, contact_id), actor=user)
+
+
+@endpoint("/contacts/<int:contact_id>/erase", "POST", summary="Erase a contact's personal data (history counts kept)",
+          tags=["contacts"], response=ContactOut, responses={403: "Managers and admins only"})
+def erase_contact_data(contact_id: int):
+    user = current_api_user()
+    if not access.may_handle_data_requests(user):
+        raise AccessDenied("Only managers and admins answer data requests.")
+    return contact_out(privacy.erase_contact(access.get_contact(user, contact_id), actor=user))

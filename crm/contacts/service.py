@@ -78,7 +78,7 @@ def get_or_create_account(name: str | None) -> Account | None:
 
 def clean_contact_fields(*, first_name: str | None, last_name: str | None = "", email: str | None = None,
                          phone: str | None = None, timezone: str | None = None, locale: str | None = None,
-                         prefix: str = "") -> dict:
+                         prefix: str = "", region: str | None = None) -> dict:
     """Validate and normalise a person's fields; all errors at once, keyed by field path."""
     errors: dict[str, str] = {}
     out: dict = {"first_name": (first_name or "").strip(), "last_name": (last_name or "").strip()}
@@ -95,7 +95,7 @@ def clean_contact_fields(*, first_name: str | None, last_name: str | None = "", 
     guessed_zone = None
     if phone:
         try:
-            out["phone"] = normalise_phone(phone)
+            out["phone"] = normalise_phone(phone, region)
             out["country"], guessed_zone = phone_facts(out["phone"])
         except ValidationFailed as exc:
             errors[prefix + "phone"] = exc.fields["phone"]

@@ -6,6 +6,8 @@ where Next lead hands it to the first rep without due work of their own.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from crm.auth.models import Role, Team, User
@@ -13,27 +15,51 @@ from crm.db import utcnow
 from crm.extensions import db
 from crm.leads.models import Lead, LeadStatus
 
+_MICROSECOND = timedelta(microseconds=1)
 
-def pick_owner(team_id: int | None) -> User | None:
-    """The next rep of the team in turn with room under their cap, or None for the pool."""
-    if team_id is None:
-        return None
-    # Lock the team row so two leads created at once never go to the same "next" rep.
+
+def pick_owners(team_id: int | None, count: int) -> list[User | None]:
+    """Owners for ``count`` new leads of the team, in turn, within caps; None means the pool."""
+    if team_id is None or count <= 0:
+        return [None] * max(count, 0)
+    # Lock the team row so leads created at once never go to the same "next" rep.
     team = db.session.scalar(select(Team).where(Team.id == team_id).with_for_update())
     if team is None or team.pool_mode:
-        return None
+        return [None] * count
     open_leads = (
         select(Lead.owner_id, func.count().label("n")).where(Lead.status == LeadStatus.OPEN)
         .group_by(Lead.owner_id).subquery()
     )
-    rep = db.session.scalar(
-        select(User)
+    rows = db.session.execute(
+        select(User, func.coalesce(open_leads.c.n, 0))
         .outerjoin(open_leads, open_leads.c.owner_id == User.id)
-        .where(User.team_id == team_id, User.role == Role.REP, User.active.is_(True),
-               (User.capacity.is_(None)) | (func.coalesce(open_leads.c.n, 0) < User.capacity))
+        .where(User.team_id == team_id, User.role == Role.REP, User.active.is_(True))
         .order_by(User.last_assigned_at.asc().nulls_first(), User.id)
-        .limit(1)
-    )
-    if rep is not None:
-        rep.last_assigned_at = utcnow()
-    return rep
+    ).all()
+    room = {rep.id: (None if rep.capacity is None else rep.capacity - n) for rep, n in rows}
+    reps = [rep for rep, _ in rows]
+    owners: list[User | None] = []
+    turn = 0
+    for _ in range(count):
+        chosen = None
+        for step in range(len(reps)):
+            rep = reps[(turn + step) % len(reps)]
+            if room[rep.id] is None or room[rep.id] > 0:
+                chosen = rep
+                turn = (turn + step + 1) % len(reps)
+                break
+        if chosen is not None and room[chosen.id] is not None:
+            room[chosen.id] -= 1
+        owners.append(chosen)
+    # Mark the reps in the order they were last given a lead, so the next batch continues the turn.
+    now = utcnow()
+    last_seen: dict[int, int] = {rep.id: i for i, rep in enumerate(owners) if rep is not None}
+    for rep in reps:
+        if rep.id in last_seen:
+            rep.last_assigned_at = now + (last_seen[rep.id] - len(owners)) * _MICROSECOND
+    return owners
+
+
+def pick_owner(team_id: int | None) -> User | None:
+    """The next rep of the team in turn with room under their cap, or None for the pool."""
+    return pick_owners(team_id, 1)[0]

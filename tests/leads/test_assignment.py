@@ -38,3 +38,13 @@ def test_explicit_none_owner_goes_to_pool(db_session):
 
 def test_no_team_no_owner(db_session):
     assert create_lead(f.contact(), actor=None).owner is None
+
+
+def test_a_batch_continues_the_turn_across_calls(db_session):
+    from crm.queue.assignment import pick_owners
+
+    team = f.team()
+    a, b, c = f.user(Role.REP, team), f.user(Role.REP, team), f.user(Role.REP, team)
+    assert pick_owners(team.id, 2) == [a, b]
+    assert pick_owners(team.id, 4) == [c, a, b, c]
+    assert create_lead(f.contact(), actor=None, team_id=team.id).owner == a
