@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from crm.auth.models import Role, User
+from crm.contacts.models import Contact
 from crm.contacts.timeline import contact_timeline
 from crm.extensions import db
 from crm.leads.models import Lead, LeadStatus
@@ -29,6 +30,21 @@ class Context:
         rep = db.session.scalar(select(User).where(User.role == Role.REP).order_by(User.id).limit(1))
         manager = db.session.scalar(select(User).where(User.role == Role.MANAGER, User.team_id == rep.team_id))
         return cls(app, rep, manager)
+
+    def api_for(self, user: User):
+        """A GET function for /api/v1 with a fresh token of ``user`` (the bench database is disposable)."""
+        from crm.auth.service import create_token
+
+        token = create_token(user, "bench")
+        db.session.commit()
+        client = self.app.test_client()
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def get(path: str, **params):
+            resp = client.get("/api/v1" + path, headers=headers, query_string=params)
+            assert resp.status_code == 200, (resp.status_code, resp.data[:200])
+            return resp.json
+        return get
 
     def client_for(self, user: User):
         client = self.app.test_client()
@@ -79,7 +95,53 @@ def dashboard_manager(ctx: Context):
 
 
 
+def lead_list(ctx: Context):
+    get = ctx.api_for(ctx.rep)
+    return lambda: get("/leads", limit=50)
+
+
+def lead_list_filtered(ctx: Context):
+    get = ctx.api_for(ctx.manager)
+    return lambda: get("/leads", limit=50, stage="nurture", status="open")
+
+
+def lead_list_sql(ctx: Context):
+    return ("SELECT * FROM leads WHERE owner_id = :u OR (owner_id IS NULL AND status = 'open' AND "
+            "(team_id = :t OR team_id IS NULL)) ORDER BY id DESC LIMIT 51", {"u": ctx.rep.id, "t": ctx.rep.team_id})
+
+
+def _sample_contact(ctx: Context) -> Contact:
+    lead_id = db.session.scalar(select(Lead.id).where(Lead.owner_id == ctx.rep.id).order_by(Lead.id.desc()).limit(1))
+    return db.session.get(Lead, lead_id).contact
+
+
+def search_name(ctx: Context):
+    get = ctx.api_for(ctx.rep)
+    contact = _sample_contact(ctx)
+    query = f"{contact.first_name} {contact.last_name}"
+    return lambda: get("/contacts", q=query, limit=20)
+
+
+def search_phone(ctx: Context):
+    get = ctx.api_for(ctx.rep)
+    contact = _sample_contact(ctx)
+    national = contact.phone[-9:]
+    return lambda: get("/contacts", q=f"{national[:3]} {national[3:6]} {national[6:]}", limit=20)
+
+
+def search_email_admin(ctx: Context):
+    admin = db.session.scalar(select(User).where(User.role == Role.ADMIN).limit(1))
+    get = ctx.api_for(admin)
+    email = _sample_contact(ctx).email
+    return lambda: get("/contacts", q=email[:8], limit=20)
+
+
 CASES: dict[str, Case] = {
+    "lead_list": Case(lead_list, lead_list_sql),
+    "lead_list_filtered": Case(lead_list_filtered),
+    "search_name": Case(search_name),
+    "search_phone": Case(search_phone),
+    "search_email_admin": Case(search_email_admin),
     "timeline": Case(timeline, timeline_sql),
     "lead_page": Case(lead_page),
     "dashboard_manager": Case(dashboard_manager),

@@ -12,7 +12,7 @@ from crm.api import current_api_user, endpoint
 from crm.api.pagination import MAX_LIMIT, page
 from crm.contacts import privacy, service
 from crm.contacts.models import Account, Contact
-from crm.contacts.search import contact_search
+from crm.contacts.search import matches_search
 from crm.errors import AccessDenied, NotFound
 from crm.extensions import db
 
@@ -115,7 +115,7 @@ def contact_out(contact: Contact, matched_on: str | None = None) -> ContactOut:
 def list_contacts(query: ContactQuery):
     stmt = access.visible_contacts(current_api_user())
     if query.q:
-        stmt = stmt.where(contact_search(query.q))
+        stmt = stmt.where(matches_search(Contact.id, query.q, db.session))
     rows, cursor = page(stmt, Contact.id, cursor=query.cursor, limit=query.limit, session=db.session)
     return ContactList(items=[contact_out(c) for c in rows], next_cursor=cursor)
 

@@ -12,7 +12,7 @@ import re
 
 import phonenumbers
 from flask import current_app
-from sqlalchemy import ColumnElement, exists, false, func, or_
+from sqlalchemy import ColumnElement, any_, false, func, or_, select, union
 
 from crm.contacts.models import Account, Contact
 
@@ -39,11 +39,14 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def contact_search(query: str) -> ColumnElement[bool]:
-    """The condition on Contact for ``query``; empty queries match nothing."""
+MAX_MATCHES = 5000
+
+
+def _matches(query: str):
+    """select(id) of contacts matching ``query``: a UNION of index-friendly branches."""
     query = " ".join(query.split())
     if not query:
-        return false()
+        return select(Contact.id).where(false())
     e164, suffix = phone_forms(query)
     if e164 or suffix:
         conditions = []
@@ -51,12 +54,34 @@ def contact_search(query: str) -> ColumnElement[bool]:
             conditions.append(Contact.phone == e164)
         if suffix:
             conditions.append(Contact.phone.like(f"%{suffix}"))
-        return or_(*conditions)
+        return select(Contact.id).where(or_(*conditions))
     needle = f"%{_escape_like(query.lower())}%"
     full_name = func.lower(Contact.first_name + " " + Contact.last_name)
-    return or_(
-        full_name.like(needle, escape="\\"),
-        func.lower(Contact.last_name + " " + Contact.first_name).like(needle, escape="\\"),
-        func.lower(Contact.email).like(needle, escape="\\"),
-        exists().where(Account.id == Contact.account_id, func.lower(Account.name).like(needle, escape="\\")),
+    # Every word somewhere in the name, in any order ("silva ana" finds Ana Silva).
+    words = [w for w in query.lower().split(" ") if w]
+    by_name = [full_name.like(f"%{_escape_like(w)}%", escape="\\") for w in words]
+    # One branch per indexed expression: an OR across them (or with a subquery) would
+    # stop PostgreSQL from using the trigram indexes and scan every contact.
+    return union(
+        select(Contact.id).where(*by_name),
+        select(Contact.id).where(func.lower(Contact.email).like(needle, escape="\\")),
+        select(Contact.id).join(Account, Account.id == Contact.account_id)
+        .where(func.lower(Account.name).like(needle, escape="\\")),
     )
+
+
+def matches_search(column, query: str, session) -> ColumnElement[bool]:
+    """A condition on ``column`` (a contact id) for contacts matching ``query``.
+
+    The newest MAX_MATCHES matches count: a search matching more people than that
+    shows the newest, and should be narrowed. On PostgreSQL the ids are handed over
+    as an array, so the outer query looks them up by key instead of walking every
+    contact and testing each (seconds at a million rows).
+    """
+    from crm.db import is_postgresql
+
+    found = _matches(query).subquery()
+    newest = select(found.c.id).order_by(found.c.id.desc()).limit(MAX_MATCHES)
+    if is_postgresql(session):
+        return column == any_(func.array(newest.scalar_subquery()))
+    return column.in_(newest)

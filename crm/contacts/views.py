@@ -13,7 +13,7 @@ from crm.api.pagination import page
 from crm.contacts import service
 from crm.contacts.forms import ContactForm, MergeForm
 from crm.contacts.models import Account, Contact
-from crm.contacts.search import contact_search
+from crm.contacts.search import matches_search
 from crm.contacts.timeline import contact_timeline
 from crm.errors import DomainError, ValidationFailed
 from crm.extensions import db
@@ -41,7 +41,7 @@ def index():
     q = request.args.get("q", "").strip()
     stmt = access.visible_contacts(current_user).options(selectinload(Contact.account))
     if q:
-        stmt = stmt.where(contact_search(q))
+        stmt = stmt.where(matches_search(Contact.id, q, db.session))
     try:
         rows, cursor = page(stmt, Contact.id, cursor=request.args.get("cursor"), limit=50, session=db.session)
     except ValidationFailed:

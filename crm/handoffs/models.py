@@ -61,6 +61,7 @@ class Handoff(TimestampMixin, Base):
               postgresql_where=text("status IN ('awaiting_approval', 'pending')"),
               sqlite_where=text("status IN ('awaiting_approval', 'pending')")),
         Index("ix_handoffs_to_user_status", "to_user_id", "status"),
+        Index("ix_handoffs_lead_id", "lead_id"),
         Index("ix_handoffs_from_user_created_at", "from_user_id", "created_at"),
     )
 

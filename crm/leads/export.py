@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from crm import access
 from crm.auth.models import User
 from crm.contacts.models import Contact
-from crm.contacts.search import contact_search
+from crm.contacts.search import matches_search
 from crm.extensions import db
 from crm.leads.filters import LeadFilters, filtered_leads
 from crm.leads.models import Lead
@@ -75,7 +75,7 @@ def leads_csv(user: User, filters: LeadFilters) -> Iterator[str]:
 def contacts_csv(user: User, q: str | None = None) -> Iterator[str]:
     stmt = access.visible_contacts(user).options(selectinload(Contact.account))
     if q:
-        stmt = stmt.where(contact_search(q))
+        stmt = stmt.where(matches_search(Contact.id, q, db.session))
     header = ["id", "first_name", "last_name", "email", "phone", "company", "country", "timezone", "locale",
               "do_not_call", "email_opt_out", "created_at"]
     rows = ([c.id, c.first_name, c.last_name, c.email, c.phone, c.account.name if c.account else "", c.country,

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from crm.access import lead_visibility
 from crm.auth.models import User
-from crm.contacts.models import Contact
-from crm.contacts.search import contact_search
+from crm.contacts.search import matches_search
+from crm.extensions import db
 from crm.leads.models import Campaign, Lead, LeadStatus, Source, Stage
 
 
@@ -52,5 +52,5 @@ def filtered_leads(user: User, filters: LeadFilters):
     if filters.created_to:
         stmt = stmt.where(Lead.created_at < _day_start(filters.created_to + timedelta(days=1), user.timezone))
     if filters.q:
-        stmt = stmt.where(Lead.contact_id.in_(select(Contact.id).where(contact_search(filters.q))))
+        stmt = stmt.where(matches_search(Lead.contact_id, filters.q, db.session))
     return stmt

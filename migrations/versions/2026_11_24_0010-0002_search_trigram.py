@@ -17,7 +17,6 @@ depends_on = None
 
 INDEXES = {
     "trgm_contacts_name": "contacts USING gin (lower(first_name || ' ' || last_name) gin_trgm_ops)",
-    "trgm_contacts_name_reversed": "contacts USING gin (lower(last_name || ' ' || first_name) gin_trgm_ops)",
     "trgm_contacts_email": "contacts USING gin (lower(email) gin_trgm_ops)",
     "trgm_contacts_phone": "contacts USING gin (phone gin_trgm_ops)",
     "trgm_accounts_name": "accounts USING gin (lower(name) gin_trgm_ops)",
