@@ -62,26 +62,15 @@ def run(url: str, rows: int, queue) -> None:
         db.session.commit()
         team_id = db.session.execute(sa.text("SELECT id FROM teams WHERE name = 'Bench'")).scalar()
         sniffed = service.sniff(path)
-        lookups = service.Lookups()
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.perf_counter()
         counts = [0, 0, 0]
-        batch = []
-
-        def flush():
-            result = service.import_batch(batch, sniffed.mapping, actor=boss, team_id=team_id, lookups=lookups)
-            db.session.commit()  # expires, and the identity map holds objects weakly: memory stays flat
+        for _size, result in service.import_file(path, sniffed.mapping, encoding=sniffed.encoding,
+                                                 delimiter=sniffed.delimiter, actor=boss, team_id=team_id):
+            db.session.commit()  # as `crm import` does; the identity map holds objects weakly: memory stays flat
             counts[0] += result.created
             counts[1] += result.existing
             counts[2] += len(result.rejected)
-
-        for row in service.iter_rows(path, sniffed.encoding, sniffed.delimiter):
-            batch.append(row)
-            if len(batch) == service.BATCH_ROWS:
-                flush()
-                batch = []
-        if batch:
-            flush()
         seconds = time.perf_counter() - started
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     queue.put({"rows": rows, "seconds": round(seconds, 1), "rows_per_s": round(rows / seconds),

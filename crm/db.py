@@ -126,3 +126,34 @@ def skip_locked(stmt, session):
     if is_postgresql(session):
         return stmt.with_for_update(skip_locked=True)
     return stmt
+
+
+def bulk_insert(session, table, rows: list[dict]) -> list[int]:
+    """Insert many rows of ``table`` and return their new ids, in order.
+
+    PostgreSQL: ids are taken from the table's sequence in one query and the rows go
+    in with COPY (several times faster than INSERT … VALUES). SQLite: one multi-row
+    INSERT … RETURNING. Both inside the session's current transaction.
+    """
+    if not rows:
+        return []
+    if not is_postgresql(session):
+        from sqlalchemy import insert
+
+        return list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows))
+    from sqlalchemy import text
+
+    ids = list(session.scalars(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                               {"t": table.name, "n": len(rows)}))
+    columns = ["id", *rows[0].keys()]
+    raw = session.connection().connection.driver_connection
+    with raw.cursor().copy(f'COPY "{table.name}" ({", ".join(columns)}) FROM STDIN') as copy:
+        for new_id, row in zip(ids, rows, strict=True):
+            copy.write_row([new_id, *(_copy_value(v) for v in row.values())])
+    return ids
+
+
+def _copy_value(value):
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value

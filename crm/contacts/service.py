@@ -16,24 +16,31 @@ from crm.errors import ValidationFailed
 from crm.extensions import db
 
 
-def normalise_phone(raw: str, region: str | None = None, field: str = "phone") -> str:
-    """The E.164 form of a phone number written any usual way, or a field error."""
+def _parse_phone(raw: str, region: str | None, field: str) -> phonenumbers.PhoneNumber:
     region = region or current_app.config["DEFAULT_PHONE_REGION"]
     try:
         number = phonenumbers.parse(raw.strip(), region)
     except phonenumbers.NumberParseException as exc:
         raise ValidationFailed(f"{raw!r} is not a phone number.", fields={field: "Not a phone number."}) from exc
-    if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
+    if not phonenumbers.is_valid_number(number):
         raise ValidationFailed(f"{raw!r} is not a valid phone number.", fields={field: "Not a valid phone number."})
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return number
+
+
+def normalise_phone(raw: str, region: str | None = None, field: str = "phone") -> str:
+    """The E.164 form of a phone number written any usual way, or a field error."""
+    return phonenumbers.format_number(_parse_phone(raw, region, field), phonenumbers.PhoneNumberFormat.E164)
+
+
+def _facts(number: phonenumbers.PhoneNumber) -> tuple[str | None, str | None]:
+    country = phonenumbers.region_code_for_number(number)
+    zones = [z for z in phone_timezones.time_zones_for_number(number) if z != "Etc/Unknown"]
+    return country, zones[0] if len(zones) == 1 else None
 
 
 def phone_facts(e164: str) -> tuple[str | None, str | None]:
     """(country code, time zone) of an E.164 number, when the number tells them unambiguously."""
-    number = phonenumbers.parse(e164)
-    country = phonenumbers.region_code_for_number(number)
-    zones = [z for z in phone_timezones.time_zones_for_number(number) if z != "Etc/Unknown"]
-    return country, zones[0] if len(zones) == 1 else None
+    return _facts(phonenumbers.parse(e164))
 
 
 @dataclass
@@ -95,8 +102,9 @@ def clean_contact_fields(*, first_name: str | None, last_name: str | None = "", 
     guessed_zone = None
     if phone:
         try:
-            out["phone"] = normalise_phone(phone, region)
-            out["country"], guessed_zone = phone_facts(out["phone"])
+            number = _parse_phone(phone, region, "phone")  # parsed once: format and facts from the same parse
+            out["phone"] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            out["country"], guessed_zone = _facts(number)
         except ValidationFailed as exc:
             errors[prefix + "phone"] = exc.fields["phone"]
     zone = timezone or guessed_zone or current_app.config["DEFAULT_TIMEZONE"]

@@ -47,20 +47,16 @@ def import_command(path, dry_run, team, overrides, rejects) -> None:
     total = _count_rows(path, sniffed.encoding, sniffed.delimiter)
     created = existing = 0
     rejected: list = []
-    lookups = service.Lookups()
-    batch: list = []
     with click.progressbar(length=total, label="Importing" if not dry_run else "Checking") as bar:
-        for row in service.iter_rows(path, sniffed.encoding, sniffed.delimiter):
-            batch.append(row)
-            if len(batch) == service.BATCH_ROWS:
-                c, e, r = _run(batch, mapping, admin, team_id, lookups, dry_run)
-                created, existing, rejected = created + c, existing + e, rejected + r
-                bar.update(len(batch))
-                batch = []
-        if batch:
-            c, e, r = _run(batch, mapping, admin, team_id, lookups, dry_run)
-            created, existing, rejected = created + c, existing + e, rejected + r
-            bar.update(len(batch))
+        for size, result in service.import_file(path, mapping, encoding=sniffed.encoding, delimiter=sniffed.delimiter,
+                                                actor=admin, team_id=team_id, dry_run=dry_run):
+            if dry_run:
+                db.session.rollback()
+            else:
+                db.session.commit()
+            created, existing = created + result.created, existing + result.existing
+            rejected += result.rejected
+            bar.update(size)
     verb = "would be created" if dry_run else "created"
     click.echo(f"{created} leads {verb}, {existing} already there, {len(rejected)} rejected.")
     if rejected:
@@ -68,12 +64,3 @@ def import_command(path, dry_run, team, overrides, rejects) -> None:
         with open(target, "w", encoding="utf-8", newline="") as fh:
             fh.write(service.rejects_csv(rejected, sniffed.headers, with_header=True))
         click.echo(f"Rejected rows, with the reason for each: {target}")
-
-
-def _run(batch, mapping, admin, team_id, lookups, dry_run):
-    result = service.import_batch(batch, mapping, actor=admin, team_id=team_id, lookups=lookups, dry_run=dry_run)
-    if dry_run:
-        db.session.rollback()
-    else:
-        db.session.commit()  # one commit per batch: a crash loses at most the batch, and a rerun skips what is in
-    return result.created, result.existing, result.rejected

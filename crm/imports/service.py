@@ -22,7 +22,7 @@ from crm.audit.service import record
 from crm.auth.models import User
 from crm.contacts.models import Account, Contact
 from crm.contacts.service import clean_contact_fields
-from crm.db import utcnow
+from crm.db import bulk_insert, utcnow
 from crm.errors import ValidationFailed
 from crm.extensions import db
 from crm.leads.models import Campaign, Lead, LeadStatus, Stage, StageChange
@@ -347,7 +347,7 @@ def _write(to_create, *, actor, team_id, lookups) -> None:
                     "team_id": team_id,
                     "do_not_call": row["do_not_call"], "email_opt_out": row["email_opt_out"], "created_at": now,
                     "updated_at": now} for _, row in new_people]
-        ids = db.session.scalars(insert(Contact).returning(Contact.id, sort_by_parameter_order=True), payload).all()
+        ids = bulk_insert(db.session, Contact.__table__, payload)
         contact_ids = {number: new_id for (number, _), new_id in zip(new_people, ids, strict=True)}
     auto = [number for number, row, _ in to_create if row["owner"] is None]
     owners = dict(zip(auto, pick_owners(team_id, len(auto)), strict=True))
@@ -360,9 +360,8 @@ def _write(to_create, *, actor, team_id, lookups) -> None:
             "team_id": team_id if team_id else (owner.team_id if owner else None), "source_id": row["source_id"],
             "campaign_id": row["campaign_id"], "value": row["value"], "currency": row["currency"], "score": 0,
             "lost_note": "", "created_at": now, "updated_at": now, "stage_changed_at": now})
-    lead_ids = db.session.scalars(insert(Lead).returning(Lead.id, sort_by_parameter_order=True), lead_rows).all()
-    # RETURNING makes SQLAlchemy send one multi-row INSERT per 1,000 rows instead of one per row.
-    db.session.scalars(insert(StageChange).returning(StageChange.id), [
+    lead_ids = bulk_insert(db.session, Lead.__table__, lead_rows)
+    bulk_insert(db.session, StageChange.__table__, [
         {"lead_id": lead_id, "from_stage": None, "to_stage": Stage.DISCOVER, "from_status": None,
          "to_status": LeadStatus.OPEN, "changed_at": now, "changed_by_id": getattr(actor, "id", None), "note": "imported"}
         for lead_id in lead_ids])
@@ -421,3 +420,22 @@ def _apply(job, batch, actor, lookups) -> None:
     job.rows_rejected += len(result.rejected)
     if result.rejected:
         job.rejects += rejects_csv(result.rejected, job.headers, with_header=not job.rejects)
+
+
+def import_file(path: str, mapping: dict[str, str], *, encoding: str, delimiter: str, actor: User | None,
+                team_id: int | None, dry_run: bool = False) -> Iterator[tuple[int, BatchResult]]:
+    """Import a whole file batch by batch, yielding (rows in the batch, result) after each.
+
+    The caller commits (or, for a dry run, rolls back) after each batch, so a crash
+    loses at most one batch and a rerun skips what is already in.
+    """
+    lookups = Lookups()
+    batch: list[tuple[int, list[str]]] = []
+    for row in iter_rows(path, encoding, delimiter):
+        batch.append(row)
+        if len(batch) == BATCH_ROWS:
+            yield len(batch), import_batch(batch, mapping, actor=actor, team_id=team_id, lookups=lookups,
+                                           dry_run=dry_run)
+            batch = []
+    if batch:
+        yield len(batch), import_batch(batch, mapping, actor=actor, team_id=team_id, lookups=lookups, dry_run=dry_run)
