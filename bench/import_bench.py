@@ -34,23 +34,14 @@ def write_csv(path: str, rows: int, seed: int = 3) -> None:
 
 def run(url: str, rows: int, queue) -> None:
     import sqlalchemy as sa
-    from sqlalchemy.engine import make_url
 
+    from bench.generate import recreate
     from crm import create_app
     from crm.auth.service import create_user
     from crm.extensions import db
     from crm.imports import service
-    from crm.schema import upgrade
 
-    u = make_url(url)
-    admin = sa.create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{u.database}"')
-    admin.dispose()
-    engine = sa.create_engine(url)
-    upgrade(engine)
-    engine.dispose()
+    recreate(url)
     with tempfile.NamedTemporaryFile(suffix=".csv", delete=False) as tmp:
         path = tmp.name
     write_csv(path, rows)
