@@ -57,7 +57,8 @@ def run(url: str, rows: int, queue) -> None:
         started = time.perf_counter()
         counts = [0, 0, 0]
         for _size, result in service.import_file(path, sniffed.mapping, encoding=sniffed.encoding,
-                                                 delimiter=sniffed.delimiter, actor=boss, team_id=team_id):
+                                                 delimiter=sniffed.delimiter, actor=boss, team_id=team_id,
+                                                 parallel=True):
             db.session.commit()  # as `crm import` does; the identity map holds objects weakly: memory stays flat
             counts[0] += result.created
             counts[1] += result.existing

@@ -49,7 +49,8 @@ def import_command(path, dry_run, team, overrides, rejects) -> None:
     rejected: list = []
     with click.progressbar(length=total, label="Importing" if not dry_run else "Checking") as bar:
         for size, result in service.import_file(path, mapping, encoding=sniffed.encoding, delimiter=sniffed.delimiter,
-                                                actor=admin, team_id=team_id, dry_run=dry_run):
+                                                actor=admin, team_id=team_id, dry_run=dry_run,
+                                                parallel=total > 2 * service.BATCH_ROWS):
             if dry_run:
                 db.session.rollback()
             else:

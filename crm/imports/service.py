@@ -193,8 +193,8 @@ def _row_values(cells: list[str], mapping: dict[str, str]) -> dict[str, str]:
     return values
 
 
-def clean_row(values: dict[str, str], lookups: Lookups) -> dict:
-    """Validated fields of one row, or ValidationFailed naming what is wrong."""
+def clean_row(values: dict[str, str]) -> dict:
+    """Validated fields of one row (no database needed), or ValidationFailed naming what is wrong."""
     if "full_name" in values and "first_name" not in values:
         first, _, last = values["full_name"].partition(" ")
         values.setdefault("first_name", first)
@@ -207,15 +207,34 @@ def clean_row(values: dict[str, str], lookups: Lookups) -> dict:
                                   locale=values.get("locale"), region=country if len(country) == 2 else None)
     if len(country) == 2 and not person.get("country"):
         person["country"] = country
-    row = {"person": person, "account": values.get("account"), "title": values.get("title", "")[:200],
-           "value": check_value(values.get("value", "").replace(" ", "").replace(",", ".") or None),
-           "currency": check_currency(values.get("currency")),
-           "do_not_call": values.get("do_not_call", "").lower() in TRUE_WORDS,
-           "email_opt_out": values.get("email_opt_out", "").lower() in TRUE_WORDS,
-           "source_id": _source_id(values.get("source"), lookups),
-           "campaign_id": _campaign_id(values.get("campaign"), lookups),
-           "owner": _owner(values.get("owner_email"), lookups)}
-    return row
+    return {"person": person, "account": values.get("account"), "title": values.get("title", "")[:200],
+            "value": check_value(values.get("value", "").replace(" ", "").replace(",", ".") or None),
+            "currency": check_currency(values.get("currency")),
+            "do_not_call": values.get("do_not_call", "").lower() in TRUE_WORDS,
+            "email_opt_out": values.get("email_opt_out", "").lower() in TRUE_WORDS,
+            "source": values.get("source"), "campaign": values.get("campaign"), "owner_email": values.get("owner_email")}
+
+
+def _reason(exc: ValidationFailed) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or exc.message
+
+
+def validate_batch(rows: list[tuple[int, list[str]]], mapping: dict[str, str]) -> tuple[list, list]:
+    """(good rows as (number, row, cells), rejected as (number, reason, cells)); touches no database."""
+    good, rejected = [], []
+    for number, cells in rows:
+        try:
+            good.append((number, clean_row(_row_values(cells, mapping)), cells))
+        except ValidationFailed as exc:
+            rejected.append((number, _reason(exc), cells))
+    return good, rejected
+
+
+def _resolve(row: dict, lookups: Lookups) -> None:
+    """The row's source, campaign and owner, from the database (cached per import)."""
+    row["source_id"] = _source_id(row["source"], lookups)
+    row["campaign_id"] = _campaign_id(row["campaign"], lookups)
+    row["owner"] = _owner(row["owner_email"], lookups)
 
 
 def _source_id(name: str | None, lookups: Lookups) -> int | None:
@@ -251,17 +270,20 @@ def _owner(email: str | None, lookups: Lookups) -> User | None:
 
 
 def import_batch(rows: list[tuple[int, list[str]]], mapping: dict[str, str], *, actor: User | None,
-                 team_id: int | None, lookups: Lookups, dry_run: bool = False) -> BatchResult:
-    """Validate and write one batch; each row is in or out, the batch is one transaction step."""
-    result = BatchResult()
+                 team_id: int | None, lookups: Lookups, dry_run: bool = False, validated=None) -> BatchResult:
+    """Validate and write one batch; each row is in or out, the batch is one transaction step.
+
+    ``validated`` is validate_batch's answer when it was already computed (in a worker process).
+    """
+    valid, rejected = validated if validated is not None else validate_batch(rows, mapping)
+    result = BatchResult(rejected=list(rejected))
     good: list[tuple[int, dict]] = []
     seen_keys: set[str] = set()
-    for number, cells in rows:
+    for number, row, cells in valid:
         try:
-            row = clean_row(_row_values(cells, mapping), lookups)
+            _resolve(row, lookups)
         except ValidationFailed as exc:
-            reason = "; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or exc.message
-            result.rejected.append((number, reason, cells))
+            result.rejected.append((number, _reason(exc), cells))
             continue
         keys = {k for k in (row["person"]["email"], row["person"]["phone"]) if k}
         if keys & seen_keys:
@@ -269,6 +291,7 @@ def import_batch(rows: list[tuple[int, list[str]]], mapping: dict[str, str], *, 
             continue
         seen_keys |= keys
         good.append((number, row))
+    result.rejected.sort(key=lambda r: r[0])
     if not good:
         return result
     contacts = _existing_contacts(good)
@@ -422,20 +445,54 @@ def _apply(job, batch, actor, lookups) -> None:
         job.rejects += rejects_csv(result.rejected, job.headers, with_header=not job.rejects)
 
 
-def import_file(path: str, mapping: dict[str, str], *, encoding: str, delimiter: str, actor: User | None,
-                team_id: int | None, dry_run: bool = False) -> Iterator[tuple[int, BatchResult]]:
-    """Import a whole file batch by batch, yielding (rows in the batch, result) after each.
-
-    The caller commits (or, for a dry run, rolls back) after each batch, so a crash
-    loses at most one batch and a rerun skips what is already in.
-    """
-    lookups = Lookups()
+def _batches(path: str, encoding: str, delimiter: str) -> Iterator[list[tuple[int, list[str]]]]:
     batch: list[tuple[int, list[str]]] = []
     for row in iter_rows(path, encoding, delimiter):
         batch.append(row)
         if len(batch) == BATCH_ROWS:
-            yield len(batch), import_batch(batch, mapping, actor=actor, team_id=team_id, lookups=lookups,
-                                           dry_run=dry_run)
+            yield batch
             batch = []
     if batch:
-        yield len(batch), import_batch(batch, mapping, actor=actor, team_id=team_id, lookups=lookups, dry_run=dry_run)
+        yield batch
+
+
+def _start_worker(config: dict) -> None:
+    from crm import create_app
+
+    create_app(config).app_context().push()
+
+
+def import_file(path: str, mapping: dict[str, str], *, encoding: str, delimiter: str, actor: User | None,
+                team_id: int | None, dry_run: bool = False, parallel: bool = False) -> Iterator[tuple[int, BatchResult]]:
+    """Import a whole file batch by batch, yielding (rows in the batch, result) after each.
+
+    The caller commits (or, for a dry run, rolls back) after each batch, so a crash
+    loses at most one batch and a rerun skips what is already in. With ``parallel``
+    a second process validates the next batch while this one writes the current one
+    (at most two batches in flight, so memory stays flat).
+    """
+    lookups = Lookups()
+    batches = _batches(path, encoding, delimiter)
+    if not parallel:
+        for batch in batches:
+            yield len(batch), import_batch(batch, mapping, actor=actor, team_id=team_id, lookups=lookups,
+                                           dry_run=dry_run)
+        return
+    import multiprocessing
+
+    from flask import current_app
+
+    keys = ("DEFAULT_PHONE_REGION", "DEFAULT_TIMEZONE", "DEFAULT_CURRENCY", "SECRET_KEY")
+    config = {"SQLALCHEMY_DATABASE_URI": "sqlite://", **{k: current_app.config[k] for k in keys}}
+    # spawn, not fork: a forked child would share this process's database connections
+    with multiprocessing.get_context("spawn").Pool(1, initializer=_start_worker, initargs=(config,)) as pool:
+        pending = []
+        for batch in batches:
+            pending.append((batch, pool.apply_async(validate_batch, (batch, mapping))))
+            if len(pending) == 2:
+                done, job = pending.pop(0)
+                yield len(done), import_batch(done, mapping, actor=actor, team_id=team_id, lookups=lookups,
+                                              dry_run=dry_run, validated=job.get())
+        for done, job in pending:
+            yield len(done), import_batch(done, mapping, actor=actor, team_id=team_id, lookups=lookups,
+                                          dry_run=dry_run, validated=job.get())
