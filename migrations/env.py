@@ -7,6 +7,7 @@ from sqlalchemy.types import TypeDecorator
 
 from crm import models  # noqa: F401  (fills the metadata)
 from crm.db import Base
+from crm.schema import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -28,6 +29,7 @@ def _configure(connection) -> None:
         render_as_batch=True,
         render_item=render_item,
         compare_type=True,
+        include_object=include_object,  # APScheduler owns its job table (crm/schema.py)
     )
 
 
