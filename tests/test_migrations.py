@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 
 import sqlalchemy as sa
-
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
