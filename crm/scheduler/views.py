@@ -14,7 +14,7 @@ from crm.extensions import db
 from crm.leads.recycle import recycle_after_days, save_recycle_days
 from crm.scheduler.forms import JobSettingsForm, RunNowForm
 from crm.scheduler.models import JobRun
-from crm.scheduler.runner import get_job, run_job
+from crm.scheduler.runner import get_job, run_job_apart
 from crm.scheduler.service import job_overview
 from crm.tasks.retention import retention_schedule, save_retention_schedule
 
@@ -40,16 +40,16 @@ def run_now(name: str):
     if not form.validate_on_submit():
         abort(400)
     job = get_job(name)  # unknown: NotFound, 404
-    # Its own app context, so its own session: the job commits (or records its failure) by itself.
-    with current_app.app_context():
-        run = run_job(job.name)
-        run_id, items, error = run.id, run.items, run.error
-    record(current_user, "job.run_now", db.session.get(JobRun, run_id), {"job": job.name, "items": items,
-                                                                      "failed": bool(error)})
-    if error:
-        flash(_("%(job)s failed: %(error)s", job=job.name, error=error.splitlines()[0]), "danger")
+    # The job commits (or records its failure) by itself; this request only audits who asked.
+    outcome = run_job_apart(current_app._get_current_object(), job.name)
+    run = db.session.get(JobRun, outcome.run_id) if outcome.run_id else None
+    if run is not None:
+        record(current_user, "job.run_now", run, {"job": job.name, "items": outcome.items,
+                                                  "failed": bool(outcome.error)})
+    if outcome.error:
+        flash(_("%(job)s failed: %(error)s", job=job.name, error=outcome.error.splitlines()[0]), "danger")
     else:
-        flash(_("%(job)s ran: %(items)d items.", job=job.name, items=items), "success")
+        flash(_("%(job)s ran: %(items)d items.", job=job.name, items=outcome.items), "success")
     return redirect(url_for("scheduler.jobs"))
 
 
