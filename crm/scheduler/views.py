@@ -40,7 +40,10 @@ def run_now(name: str):
     if not form.validate_on_submit():
         abort(400)
     job = get_job(name)  # unknown: NotFound, 404
-    # The job commits (or records its failure) by itself; this request only audits who asked.
+    # This request has only read so far. End its transaction: on SQLite it holds the write
+    # lock the job's own session needs. The job commits (or records its failure) by itself;
+    # this request only audits who asked.
+    db.session.rollback()
     outcome = run_job_apart(current_app._get_current_object(), job.name)
     run = db.session.get(JobRun, outcome.run_id) if outcome.run_id else None
     if run is not None:

@@ -154,6 +154,28 @@ def test_two_schedulers_on_postgresql_run_each_job_once_and_the_standby_takes_ov
         database.drop()
 
 
+def test_a_leader_whose_lock_connection_dies_stops_instead_of_running_beside_a_new_leader(tmp_path, processes):
+    database = committed_database("postgresql", tmp_path)
+    try:
+        engine = database.engine
+        leader = SchedulerProcess(database, tmp_path, "leader", {"test-tick"})
+        processes.append(leader)
+        wait_for(lambda: marks(engine, "test.tick"), 30, "the leader's first tick", leader)
+        with engine.connect() as conn:  # a network cut or a database restart, as the leader sees it
+            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_locks "
+                                 "WHERE locktype = 'advisory' AND granted AND database = "
+                                 "(SELECT oid FROM pg_database WHERE datname = current_database())"))
+            conn.commit()
+        assert leader.proc.wait(20) == 1
+        assert "lost the leader lock" in leader.log()
+    finally:
+        for process in processes:
+            if process.proc.poll() is None:
+                process.proc.kill()
+                process.proc.wait(10)
+        database.drop()
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_a_scheduler_down_for_an_hour_catches_up_once_not_sixty_times(tmp_path, processes, kind):
     database = committed_database(kind, tmp_path)
