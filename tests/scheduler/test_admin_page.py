@@ -121,3 +121,16 @@ def test_settings_show_defaults_refuse_bad_input_beside_the_field_and_save_good(
     assert read_setting("retention.schedule") == {"offsets_days": [14, 45, 120], "repeat_days": 90}
     assert read_setting("recycle.after_days") == 21
     assert 'value="14, 45, 120"' in client.get("/admin/jobs/settings").get_data(as_text=True)
+
+
+def test_run_now_when_even_the_run_cannot_be_recorded_says_so(client, db_session, monkeypatch):
+    from crm.scheduler import runner
+
+    def database_gone(name, **kwargs):
+        raise ConnectionError("could not reach the database")
+
+    sign_in(client)
+    monkeypatch.setattr(runner, "run_job", database_gone)
+    resp = client.post("/admin/jobs/retention/run", follow_redirects=True)
+    assert "retention failed: ConnectionError: could not reach the database" in resp.get_data(as_text=True)
+    assert db_session.scalar(select(AuditEvent).where(AuditEvent.action == "job.run_now")) is None

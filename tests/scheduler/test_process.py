@@ -116,6 +116,18 @@ def wait_for(predicate, timeout: float, what: str, *logs: SchedulerProcess):
     pytest.fail(f"timed out after {timeout} s waiting for {what}\n{detail}")
 
 
+def test_the_web_app_never_starts_a_scheduler():
+    probe = ("import sys, threading, wsgi\n"
+             "client = wsgi.app.test_client(); client.get('/login')\n"
+             "assert 'crm.scheduler.process' not in sys.modules, 'the scheduler process module was imported'\n"
+             "assert 'apscheduler.schedulers.blocking' not in sys.modules\n"
+             "assert threading.active_count() == 1, threading.enumerate()\n")
+    env = {**os.environ, "DATABASE_URL": "sqlite://", "SECRET_KEY": "probe", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
 def test_two_schedulers_on_postgresql_run_each_job_once_and_the_standby_takes_over(tmp_path, processes):
     database = committed_database("postgresql", tmp_path)
     try:
