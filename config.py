@@ -60,6 +60,17 @@ class Config:
     PUBLIC_URL = os.environ.get("PUBLIC_URL") or "http://127.0.0.1:5000"
     LEASE_MINUTES = _env_int("LEASE_MINUTES", 15)
 
+    # The job process (crm/scheduler). Extra job modules or packages, comma separated
+    # (tests add fast jobs this way); jobs not to schedule; how often a standby
+    # scheduler retries the leader lock; how late a missed run may still start.
+    SCHEDULER_EXTRA_JOBS = os.environ.get("SCHEDULER_EXTRA_JOBS") or ""
+    SCHEDULER_DISABLED_JOBS = os.environ.get("SCHEDULER_DISABLED_JOBS") or ""
+    SCHEDULER_LOCK_RETRY_SECONDS = _env_int("SCHEDULER_LOCK_RETRY_SECONDS", 5)
+    SCHEDULER_MISFIRE_GRACE_SECONDS = _env_int("SCHEDULER_MISFIRE_GRACE_SECONDS", 6 * 3600)
+    SCHEDULER_WORKERS = _env_int("SCHEDULER_WORKERS", 4)
+    SCHEDULER_LOCK_FILE = os.environ.get("SCHEDULER_LOCK_FILE") or None
+    JOB_RUN_KEEP_DAYS = _env_int("JOB_RUN_KEEP_DAYS", 30)
+
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

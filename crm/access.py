@@ -203,6 +203,11 @@ def require_admin(user: User) -> None:
         raise Forbidden()
 
 
+def can_run_jobs(user: User) -> bool:
+    """The scheduler's admin page (job runs, run now, job settings) is for admins only."""
+    return user.is_authenticated and user.role == Role.ADMIN
+
+
 def is_manager(user: User) -> bool:
     return user.role in (Role.MANAGER, Role.ADMIN)
 
@@ -219,7 +224,7 @@ def navigation_for(user: User) -> list[tuple[str, str]]:
                        ("reports.funnel", _l("Reports")), ("imports.index", _l("Import")), ("tasks.index", _l("Tasks"))],
         Role.ADMIN: [("dashboard.index", _l("Dashboard")), ("leads.index", _l("Leads")),
                      ("contacts.index", _l("Contacts")), ("reports.funnel", _l("Reports")),
-                     ("imports.index", _l("Import")), ("admin.index", _l("Admin"))],
+                     ("imports.index", _l("Import")), ("admin.index", _l("Admin")), ("scheduler.jobs", _l("Jobs"))],
     }[user.role]
     from flask import current_app
 

@@ -8,6 +8,20 @@ from sqlalchemy.engine import Connection, Engine
 
 from crm import ROOT
 
+# APScheduler's job store table. APScheduler creates it (and owns its shape) when
+# the scheduler starts; it holds only the schedule, rebuilt from jobs/ on every
+# start, so the migrations leave it out and comparisons ignore it.
+SCHEDULER_TABLE = "apscheduler_jobs"
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic's filter: everything but the scheduler's own table (and its index), and the
+    PostgreSQL-only trigram indexes made in migrations rather than on the models."""
+    if type_ == "index" and reflected and name and name.startswith("trgm_"):
+        return False
+    table = obj if type_ == "table" else getattr(obj, "table", None)
+    return getattr(table, "name", name) != SCHEDULER_TABLE
+
 
 def alembic_config(connection: Connection | None = None) -> AlembicConfig:
     cfg = AlembicConfig(str(ROOT / "alembic.ini"))
@@ -22,7 +36,3 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
 
-
-def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """Leave PostgreSQL-only trigram indexes (made in migrations, not models) out of comparisons."""
-    return not (type_ == "index" and reflected and name and name.startswith("trgm_"))

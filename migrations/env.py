@@ -29,7 +29,7 @@ def _configure(connection) -> None:
         render_as_batch=True,
         render_item=render_item,
         compare_type=True,
-        include_object=include_object,
+        include_object=include_object,  # APScheduler owns its job table (crm/schema.py)
     )
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import warnings
 
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from crm.db import Base
-from crm.schema import alembic_config, include_object
+from crm.schema import SCHEDULER_TABLE, alembic_config, include_object
 
 
 def test_single_head():
@@ -17,13 +18,33 @@ def test_single_head():
     assert len(heads) == 1, f"migrations have several heads: {heads}; merge them"
 
 
-def test_upgrade_to_head_matches_models(database):
-    with database.engine.connect() as connection, warnings.catch_warnings():
+def _diff(connection) -> list:
+    with warnings.catch_warnings():
         # SQLite cannot reflect expression indexes (lower(...)); PostgreSQL compares them.
         warnings.filterwarnings("ignore", message=".*expression-based index.*")
         context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": include_object})
-        diff = compare_metadata(context, Base.metadata)
+        return compare_metadata(context, Base.metadata)
+
+
+def test_upgrade_to_head_matches_models(database):
+    with database.engine.connect() as connection:
+        diff = _diff(connection)
     assert diff == [], f"models and migrations disagree: {diff}"
+
+
+def test_scheduler_job_table_is_left_to_apscheduler(database):
+    """The scheduler creates APScheduler's table on start; the comparison must not trip over it."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    with database.engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            SQLAlchemyJobStore(engine=database.engine, tablename=SCHEDULER_TABLE).jobs_t.create(connection)
+            assert SCHEDULER_TABLE in sa.inspect(connection).get_table_names()
+            diff = _diff(connection)
+        finally:
+            transaction.rollback()
+    assert diff == [], f"the scheduler's table leaks into the comparison: {diff}"
 
 
 def test_head_is_applied(database):

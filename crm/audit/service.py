@@ -7,12 +7,12 @@ from crm.extensions import db
 
 
 def record(actor, action: str, entity, changes: dict | None = None) -> AuditEvent:
-    """Add an audit event for ``entity`` (a model instance, flushed so it has an id)."""
+    """Add an audit event for ``entity`` (a model instance, flushed so it has an id; None for key-only rows)."""
     event = AuditEvent(
         actor_id=getattr(actor, "id", None),
         action=action,
         entity_type=entity.__tablename__,
-        entity_id=entity.id,
+        entity_id=getattr(entity, "id", None),
         changes=_jsonable(changes or {}),
     )
     db.session.add(event)

@@ -1,0 +1,1 @@
+raise ImportError("this job module cannot be imported")

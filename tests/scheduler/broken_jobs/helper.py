@@ -1,0 +1,3 @@
+"""Not a job (no NAME, SCHEDULE or run): discovery leaves it alone."""
+
+ANSWER = 42

@@ -1,0 +1,2 @@
+NAME = "no-run"
+SCHEDULE = {"trigger": "interval", "minutes": 5}
