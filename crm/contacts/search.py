@@ -30,7 +30,7 @@ def phone_forms(query: str) -> tuple[str | None, str | None]:
         if phonenumbers.is_valid_number(number):
             e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     except phonenumbers.NumberParseException:
-        pass
+        e164 = None  # not a whole phone number; its digits may still end a stored one
     national = digits.lstrip("0")
     return e164, national[-9:] if len(national) >= 6 else None
 

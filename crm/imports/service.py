@@ -92,7 +92,12 @@ def detect_encoding(sample: bytes) -> str:
                 sample[: exc.start].decode("utf-8")
                 return "utf-8"
             except UnicodeDecodeError:
-                pass
+                return detect_single_byte(sample)
+    return detect_single_byte(sample)
+
+
+def detect_single_byte(sample: bytes) -> str:
+    """Windows-1251 or Latin-1, for bytes that are not UTF-8."""
     high = [b for b in sample if b >= 0x80]
     # In Windows-1251 text most high bytes are Cyrillic letters (0xC0-0xFF); in Latin-1
     # text they are scattered accents, a minority among plain letters.
