@@ -50,6 +50,7 @@ class Config:
     SENDGRID_WEBHOOK_PUBLIC_KEY = os.environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None
     SENDGRID_WEBHOOK_MAX_AGE = _env_int("SENDGRID_WEBHOOK_MAX_AGE", 0)
     SENDGRID_MAX_ATTEMPTS = _env_int("SENDGRID_MAX_ATTEMPTS", 6)
+    SENDGRID_CONCURRENCY = _env_int("SENDGRID_CONCURRENCY", 8)  # Mail Send calls in flight per sender
     MAIL_FROM = os.environ.get("MAIL_FROM") or "Touchline <sales@touchline.example>"
     INBOUND_PARSE_TOKEN = os.environ.get("INBOUND_PARSE_TOKEN") or None
     INBOUND_REPLY_DOMAIN = os.environ.get("INBOUND_REPLY_DOMAIN") or "reply.touchline.example"

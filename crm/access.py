@@ -17,6 +17,7 @@ from sqlalchemy import and_, exists, false, or_, select, true
 
 from crm.auth.models import Role, User
 from crm.contacts.models import Contact
+from crm.email.models import OutboundEmail
 from crm.errors import AccessDenied, NotFound
 from crm.extensions import db
 from crm.handoffs.models import Handoff
@@ -120,6 +121,27 @@ def get_task(user: User, task_id: int) -> Task:
     return task
 
 
+def outbound_email_visibility(user: User):
+    """Outbox messages: admins see all; others those they queued and those of leads they may see."""
+    if user.role == Role.ADMIN:
+        return true()
+    lead_seen = exists().where(Lead.id == OutboundEmail.lead_id, lead_visibility(user))
+    return or_(OutboundEmail.user_id == user.id, lead_seen)
+
+
+def get_outbound_email(user: User, message_id: int) -> OutboundEmail:
+    message = db.session.scalar(select(OutboundEmail).where(OutboundEmail.id == message_id,
+                                                            outbound_email_visibility(user)))
+    if message is None:
+        raise NotFound(str(_l("No such email.")))
+    return message
+
+
+def can_manage_email(user: User) -> bool:
+    """Email templates and the suppression list are for admins."""
+    return user.is_authenticated and user.role == Role.ADMIN
+
+
 def handoff_visibility(user: User):
     if user.role == Role.ADMIN:
         return true()
@@ -216,7 +238,8 @@ def navigation_for(user: User) -> list[tuple[str, str]]:
     """The menu a role sees: (endpoint, label); endpoints that do not exist yet are left out."""
     items = {
         Role.REP: [("dashboard.index", _l("Dashboard")), ("queue.index", _l("Queue")),
-                   ("contacts.index", _l("Contacts")), ("leads.index", _l("Leads")), ("tasks.index", _l("Tasks"))],
+                   ("contacts.index", _l("Contacts")), ("leads.index", _l("Leads")), ("tasks.index", _l("Tasks")),
+                   ("email.outbox", _l("Outbox"))],
         Role.FIELD: [("dashboard.index", _l("Dashboard")), ("handoffs.index", _l("Hand-offs")),
                      ("leads.index", _l("Leads")), ("tasks.index", _l("Tasks"))],
         Role.MANAGER: [("dashboard.index", _l("Dashboard")), ("leads.index", _l("Leads")),
@@ -226,6 +249,8 @@ def navigation_for(user: User) -> list[tuple[str, str]]:
                      ("contacts.index", _l("Contacts")), ("reports.funnel", _l("Reports")),
                      ("imports.index", _l("Import")), ("admin.index", _l("Admin")), ("scheduler.jobs", _l("Jobs"))],
     }[user.role]
+    if can_manage_email(user):
+        items = [*items, ("email.templates", _l("Email"))]
     from flask import current_app
 
     endpoints = current_app.view_functions

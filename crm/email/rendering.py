@@ -53,7 +53,8 @@ def render(subject: str, body: str, context: dict) -> tuple[str, str, str]:
     for field, source in (("subject", subject), ("body", body)):
         try:
             out.append(_env.from_string(source).render(context))
-        except TemplateError as exc:
+        except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
+            # Runtime errors too ({{ 1/0 }}, a range the sandbox refuses): a bad template, not a crash.
             raise ValidationFailed(f"The template's {field} cannot be used: {exc}", fields={field: str(exc)}) from exc
     subject_text = " ".join(out[0].split())
     html = "<br>\n".join(str(escape(line)) for line in out[1].splitlines())
