@@ -43,3 +43,8 @@ def hand(o, lead=None, *, qualification=FULL, to=None, actor=None, now=NOW, **kw
     target = o.field if to is None else to
     return service.hand_off(lead or o.lead, actor=actor or o.rep, qualification=qualification,
                             to_user_id=target.id if target != "rule" else None, now=now, **kw)
+
+
+def sign_in(client, user) -> None:
+    resp = client.post("/login", data={"email": user.email, "password": f.PASSWORD})
+    assert resp.status_code == 302, resp.data[:500]
