@@ -130,26 +130,26 @@ def contact_country(contact: Contact) -> str | None:
     return country.strip().upper() if country else None
 
 
+def _no_field_rep(message: str) -> ValidationFailed:
+    return ValidationFailed(message, fields={"to_user_id": message}, code="no_field_rep")
+
+
 def choose_by_rule(lead: Lead, team: Team | None) -> User:
     """The field rep the team's rule picks: territory by the contact's country, or round-robin."""
     if team is None or team.handoff_rule == HandoffRule.MANUAL:
-        raise ValidationFailed(_("Choose the field rep: the team has no rule that picks one."),
-                               fields={"to_user_id": _("Choose a field-sales rep.")}, code="no_field_rep")
+        raise _no_field_rep(_("Choose the field rep: the team has no rule that picks one."))
     # Lock the team row so two hand-offs at once never both take the same "next" rep.
     db.session.scalar(select(Team.id).where(Team.id == team.id).with_for_update())
     reps = list(active_field_reps(team))
     if team.handoff_rule == HandoffRule.TERRITORY:
         country = contact_country(lead.contact)
         if not country:
-            raise ValidationFailed(_("The contact has no country, so no territory matches; choose the field rep."),
-                                   fields={"to_user_id": _("Choose a field-sales rep.")}, code="no_field_rep")
+            raise _no_field_rep(_("The contact has no country, so no territory matches; choose the field rep."))
         reps = [u for u in reps if country in u.territory.upper().split()]
         if not reps:
-            raise ValidationFailed(_("No active field rep covers %(country)s; choose one.", country=country),
-                                   fields={"to_user_id": _("Choose a field-sales rep.")}, code="no_field_rep")
+            raise _no_field_rep(_("No active field rep covers %(country)s; choose one.", country=country))
     if not reps:
-        raise ValidationFailed(_("The team has no active field-sales rep."),
-                               fields={"to_user_id": _("No field-sales rep to choose.")}, code="no_field_rep")
+        raise _no_field_rep(_("The team has no active field-sales rep."))
     return _least_recently_handed(reps)
 
 
@@ -184,6 +184,16 @@ def _refuse_second(lead: Lead) -> None:
                    fields={"lead": _("A hand-off is open.")}, code="handoff_open")
 
 
+def check_can_be_handed_off(lead: Lead) -> None:
+    """An open lead in discover or nurture, with no hand-off open; else StageError or Conflict."""
+    if lead.status != LeadStatus.OPEN or lead.stage not in HANDOFF_STAGES:
+        raise StageError(_("Only an open lead in discover or nurture can be handed off; this one is %(stage)s, "
+                           "%(status)s.", stage=lead.stage.value, status=lead.status.value),
+                         fields={"stage": _("Wrong stage for a hand-off.")}, code="wrong_stage")
+    if open_handoff(lead) is not None:
+        _refuse_second(lead)
+
+
 def hand_off(lead: Lead, *, actor: User, qualification: Qualification, to_user_id: int | None = None,
              meeting_at: datetime | None = None, now: datetime | None = None) -> Handoff:
     """Hand an open lead in discover or nurture to a field rep (chosen, or by the team's rule).
@@ -192,12 +202,7 @@ def hand_off(lead: Lead, *, actor: User, qualification: Qualification, to_user_i
     """
     now = now or utcnow()
     access.check_may_hand_off(actor, lead)
-    if lead.status != LeadStatus.OPEN or lead.stage not in HANDOFF_STAGES:
-        raise StageError(_("Only an open lead in discover or nurture can be handed off; this one is %(stage)s, "
-                           "%(status)s.", stage=lead.stage.value, status=lead.status.value),
-                         fields={"stage": _("Wrong stage for a hand-off.")}, code="wrong_stage")
-    if open_handoff(lead) is not None:
-        _refuse_second(lead)
+    check_can_be_handed_off(lead)
     values = qualification.cleaned()
     meeting = meeting_in_utc(meeting_at, lead.contact, now)
     team = team_of(lead, actor)

@@ -68,6 +68,8 @@ def _form(lead, formdata=None) -> HandoffForm:
 def new(lead_id: int):
     lead = access.get_lead(current_user, lead_id, for_change=True)
     access.check_may_hand_off(current_user, lead)
+    if request.method == "GET":
+        service.check_can_be_handed_off(lead)  # refused with a flash on the lead page, before any typing
     form = _form(lead)
     if form.validate_on_submit():
         try:

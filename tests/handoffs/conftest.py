@@ -46,5 +46,6 @@ def hand(o, lead=None, *, qualification=FULL, to=None, actor=None, now=NOW, **kw
 
 
 def sign_in(client, user) -> None:
+    client.post("/logout")
     resp = client.post("/login", data={"email": user.email, "password": f.PASSWORD})
     assert resp.status_code == 302, resp.data[:500]
