@@ -169,8 +169,12 @@ def handoff_reached_field():
     return Handoff.status.in_([HandoffStatus.PENDING, HandoffStatus.ACCEPTED, HandoffStatus.REJECTED])
 
 
+def can_hand_off(user: User, lead: Lead) -> bool:
+    """Inside reps (leads they may change), managers (their team's) and admins hand leads off; field reps do not."""
+    return user.role in (Role.REP, Role.MANAGER, Role.ADMIN) and can_change_lead(user, lead)
+
+
 def check_may_hand_off(user: User, lead: Lead) -> None:
-    """Inside reps (their leads), managers (their team's) and admins hand leads off; field reps do not."""
     if user.role not in (Role.REP, Role.MANAGER, Role.ADMIN):
         raise AccessDenied(str(_l("Only inside sales and managers hand leads off.")), code="forbidden_role")
     if not can_change_lead(user, lead):

@@ -507,11 +507,10 @@ def dashboard_summary(user: User) -> dict | None:
     overdue = db.session.scalars(
         handoffs_for(user, [HandoffStatus.PENDING]).where(Handoff.sla_flagged_at.is_not(None))
         .order_by(Handoff.submitted_at).limit(10)).all()
-    count = lambda stmt: db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0  # noqa: E731
-    base = select(Handoff.id).where(access.handoff_visibility(user))
+    counts = select(func.count()).select_from(Handoff).where(access.handoff_visibility(user))
     return {
         "overdue": overdue,
-        "overdue_count": count(base.where(Handoff.status == HandoffStatus.PENDING,
-                                          Handoff.sla_flagged_at.is_not(None))),
-        "awaiting_count": count(base.where(Handoff.status == HandoffStatus.AWAITING_APPROVAL)),
+        "overdue_count": db.session.scalar(counts.where(Handoff.status == HandoffStatus.PENDING,
+                                                        Handoff.sla_flagged_at.is_not(None))) or 0,
+        "awaiting_count": db.session.scalar(counts.where(Handoff.status == HandoffStatus.AWAITING_APPROVAL)) or 0,
     }

@@ -39,7 +39,7 @@ def handoff_panel(lead) -> dict:
                                 .order_by(Handoff.id.desc()).limit(3)).all()
     open_one = next((h for h in recent if h.status in (HandoffStatus.AWAITING_APPROVAL, HandoffStatus.PENDING)), None)
     can_offer = (open_one is None and lead.is_open and lead.stage in service.HANDOFF_STAGES
-                 and current_user.role.value != "field" and access.can_change_lead(current_user, lead))
+                 and access.can_hand_off(current_user, lead))
     return {"recent": recent, "open": open_one, "can_hand_off": can_offer}
 
 

@@ -98,6 +98,7 @@ def test_manager_refusal_needs_a_reason_then_cancels_with_a_task_for_the_rep(org
     assert task.kind == TaskKind.HANDOFF_REVIEW and task.assignee_id == org.rep.id
     assert "Find out who signs first" in task.title and task.dedupe_key == f"handoff:{h.id}:refused"
     assert _emails_to(db_session, org.field.email) == []
+    assert _actions(db_session, h) == ["handoff.submitted", "handoff.refused"]
     assert hand(org, now=NOW + timedelta(minutes=5)).status == HandoffStatus.PENDING  # a refused one is not open
 
 

@@ -9,6 +9,7 @@ import time_machine
 from sqlalchemy import select
 
 import jobs.sla
+from crm.audit.models import AuditEvent
 from crm.auth.models import Role
 from crm.email.models import OutboundEmail
 from crm.handoffs import service
@@ -78,6 +79,8 @@ def test_friday_evening_hand_off_is_flagged_on_monday_afternoon_once(org, db_ses
         assert run_job("sla").items == 0
     db_session.refresh(h)
     assert h.sla_flagged_at == monday_3pm and len(_sla_emails(db_session)) == 1
+    flagged = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "handoff.sla_flagged")).all()
+    assert [(e.entity_id, e.changes["to_user_id"]) for e in flagged] == [(h.id, org.field.id)]
 
 
 def test_each_team_counts_in_its_own_zone(org, db_session):
