@@ -84,6 +84,7 @@ def test_field_rep_inbox_shows_the_qualification_and_accepts(client, db_session,
     assert "09:30 (Europe/Lisbon)" in inbox and "10:30 in Europe/Berlin" in inbox  # both zones
     assert f'href="/leads/{org.lead.id}#timeline-heading"' in inbox
     assert "Awaiting approval" not in inbox  # no approval tab for field reps
+    assert 'name="next" value="/handoffs?' in inbox  # deciding from the inbox comes back to it
     resp = client.post(f"/handoffs/{h.id}/accept", data={"next": "/handoffs"})
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/handoffs")
     lead = db_session.get(Lead, org.lead.id)
@@ -100,6 +101,7 @@ def test_sending_back_without_a_reason_shows_the_error_beside_it(client, db_sess
     missing = client.post(f"/handoffs/{h.id}/reject", data={"reason": " "})
     text = missing.get_data(as_text=True)
     assert missing.status_code == 422 and f'id="reason-{h.id}-error"' in text and "A reason is required." in text
+    assert f'name="next" value="/handoffs/{h.id}"' in text  # not back to the POST address
     assert db_session.get(Handoff, h.id).status == HandoffStatus.PENDING
     done = client.post(f"/handoffs/{h.id}/reject", data={"reason": "No budget until March"})
     assert done.status_code == 302
