@@ -166,3 +166,19 @@ def test_the_inbox_pages_with_a_cursor_and_ignores_a_bad_one(client, db_session,
     assert "cursor=" in first
     bad = client.get("/handoffs?cursor=nonsense")
     assert bad.status_code == 200 and "That cursor is not one we gave out." in bad.get_data(as_text=True)
+
+
+def test_the_inbox_query_count_does_not_grow_with_hand_offs(client, db_session, org, count_queries):
+    from tests import factories as f
+
+    for _ in range(2):
+        hand(org, f.lead(org.rep))
+    sign_in(client, org.manager)
+    client.get("/handoffs")
+    with count_queries() as few:
+        client.get("/handoffs")
+    for _ in range(6):
+        hand(org, f.lead(org.rep))
+    with count_queries() as many:
+        assert client.get("/handoffs").get_data(as_text=True).count('data-testid="handoff"') == 8
+    assert many.count == few.count
