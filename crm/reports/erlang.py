@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass
 
 MAX_AGENTS = 100_000
+MAX_TRAFFIC = 50_000  # Erlangs; the search is linear in the agents
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ def plan(*, calls: float, interval_minutes: int, aht_seconds: float, answer_with
     traffic = calls * aht_seconds / (interval_minutes * 60)
     if calls <= 0 or traffic <= 0:
         return StaffingPlan(calls, interval_minutes, aht_seconds, 0.0, 0, 0, None, None, None, None)
+    if traffic >= MAX_TRAFFIC:
+        raise ValueError(f"traffic of {traffic:.0f} Erlangs is more than this planner handles ({MAX_TRAFFIC})")
     b, n = 1.0, 0
     while True:
         n += 1

@@ -7,7 +7,7 @@ costs one scan, not two. Python only divides the sums and names the results.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app
@@ -381,7 +381,7 @@ def inbound(criteria: Criteria, answer_within: int | None = None) -> dict:
 
 # ---------------------------------------------------------------- cost
 
-def _labour(criteria: Criteria):
+def _labour():
     return (Touch.talk_seconds + Touch.hold_seconds + Touch.wrap_seconds) * func.coalesce(User.hourly_cost, 0)
 
 
@@ -389,7 +389,7 @@ def cost(criteria: Criteria) -> dict:
     """Cost per call, and per campaign and source: spend + labour against leads and wins."""
     cur = _cur(Touch.occurred_at, criteria).label("cur")
     touch_conds = touch_conditions(criteria, by_rep=False)
-    labour = _labour(criteria)
+    labour = _labour()
     calls = (select(cur, func.count().label("calls"), func.coalesce(func.sum(labour), 0).label("labour"))
              .select_from(Touch).outerjoin(User, User.id == Touch.user_id)
              .where(*touch_conds, Touch.channel == Channel.CALL).group_by(cur))
@@ -470,5 +470,11 @@ def prorated_spend(spend: Decimal, starts_on: date | None, ends_on: date | None,
     return spend * overlap / ((ends_on - starts_on).days + 1)
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
+def criteria_for(user: User, query, now: datetime | None = None) -> Criteria:
+    """The Criteria ``user`` asked for with a ReportQuery, within what they may see (crm/access.py)."""
+    from crm.access import report_criteria_scope
+
+    scope = report_criteria_scope(user, team_id=query.team_id, rep_id=query.rep_id)
+    period = query.period(now or utcnow(), user.timezone or "UTC")
+    return Criteria(period, team_id=scope["team_id"], rep_id=scope["rep_id"], source_id=query.source_id,
+                    campaign_id=query.campaign_id, channel=query.channel)
