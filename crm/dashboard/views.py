@@ -48,5 +48,8 @@ def task_counts(user) -> dict[str, int]:
 @bp.get("/")
 @login_required
 def index():
+    from crm.reports.targets import current_targets_for  # issue 8: the rep's own attainment
+
     return render_template("dashboard/index.html", pipeline=pipeline_counts(current_user),
-                           tasks=task_counts(current_user), stages=[s.value for s in STAGE_ORDER])
+                           tasks=task_counts(current_user), stages=[s.value for s in STAGE_ORDER],
+                           my_targets=current_targets_for(current_user))
