@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import and_, case, exists, func, literal, or_, select
 
 from crm.auth.models import Role, User
-from crm.db import utcnow
+from crm.db import is_postgresql, utcnow
 from crm.extensions import db
 from crm.handoffs.models import Handoff, HandoffStatus
 from crm.leads.models import Campaign, Lead, LeadStatus, LostReason, Source, Stage, StageChange
@@ -149,7 +149,7 @@ def funnel_statements(criteria: Criteria) -> dict:
              .select_from(StageChange).join(Lead, Lead.id == StageChange.lead_id).where(*cohort).subquery("stays"))
     open_stays = select(stays.c.key, (stays.c.secs / 86400.0).label("days")).where(
         stays.c.to_status == LeadStatus.OPEN).subquery("open_stays")
-    stage_days = quantiles(open_stays, open_stays.c.key, open_stays.c.days)
+    stage_days = quantiles(open_stays, open_stays.c.key, open_stays.c.days, postgresql=is_postgresql(db.session))
     return {"counts": counts, "reasons": reasons, "stage_days": stage_days}
 
 
@@ -203,19 +203,27 @@ def activity_statements(criteria: Criteria, now: datetime | None = None) -> dict
     outbound_call = and_(is_call, outbound)
     completed = and_(is_call, Touch.outcome == Outcome.CONNECTED)
     tcur = _cur(Touch.occurred_at, criteria).label("cur")
-    touches = (select(
-        Touch.user_id.label("rep_id"), tcur,
+    # Per rep, period and lead first (a hash aggregate), then per rep and period: distinct leads
+    # are then a plain count, with no sort of every touch.
+    per_lead = (select(
+        Touch.user_id.label("rep_id"), tcur, Touch.lead_id.label("lead_id"),
         _sum_if(outbound_call).label("outbound_calls"),
         _sum_if(and_(outbound_call, Touch.outcome == Outcome.CONNECTED)).label("connects"),
         _sum_if(completed).label("completed_calls"),
         _sum_if(completed, Touch.talk_seconds).label("talk_seconds"),
         _sum_if(completed, Touch.talk_seconds + Touch.hold_seconds + Touch.wrap_seconds).label("handle_seconds"),
-        func.count(func.distinct(case((outbound_call, Touch.lead_id)))).label("leads_called"),
-        func.count(func.distinct(Touch.lead_id)).label("leads_worked"),
         _sum_if(and_(Touch.channel == Channel.EMAIL, outbound)).label("emails"),
         _sum_if(and_(Touch.channel == Channel.CHAT, outbound)).label("chats"),
         _sum_if(and_(Touch.channel == Channel.SOCIAL, outbound)).label("social"),
-    ).where(*touch_conditions(criteria)).group_by(Touch.user_id, tcur))
+    ).where(*touch_conditions(criteria)).group_by(Touch.user_id, tcur, Touch.lead_id).subquery("per_lead"))
+    t = per_lead.c
+    touches = (select(
+        t.rep_id, t.cur, *(func.sum(getattr(t, name)).label(name) for name in (
+            "outbound_calls", "connects", "completed_calls", "talk_seconds", "handle_seconds", "emails", "chats",
+            "social")),
+        _sum_if(and_(t.lead_id.is_not(None), t.outbound_calls > 0)).label("leads_called"),
+        func.count(t.lead_id).label("leads_worked"),
+    ).group_by(t.rep_id, t.cur))
 
     lead_conds = [*lead_conditions(criteria), Lead.owner_id.is_not(None)]
     lcur = _cur(Lead.created_at, criteria)
@@ -251,12 +259,13 @@ def activity_statements(criteria: Criteria, now: datetime | None = None) -> dict
                           (seconds_between(func.coalesce(Handoff.submitted_at, Handoff.created_at), Handoff.decided_at)
                            / 3600.0).label("hours")).where(
         *handoff_conds, accepted, Handoff.decided_at.is_not(None)).subquery("accept_waits")
+    pg = is_postgresql(db.session)
     return {
         "touches": touches, "untouched": untouched, "tasks": tasks, "handoffs": handoffs,
-        "speed_by_rep": quantiles(waits, waits.c.key, waits.c.secs),
-        "speed_total": quantiles(waits, waits.c.cur, waits.c.secs),
-        "accept_by_rep": quantiles(accept_waits, accept_waits.c.key, accept_waits.c.hours),
-        "accept_total": quantiles(accept_waits, accept_waits.c.cur, accept_waits.c.hours),
+        "speed_by_rep": quantiles(waits, waits.c.key, waits.c.secs, postgresql=pg),
+        "speed_total": quantiles(waits, waits.c.cur, waits.c.secs, postgresql=pg),
+        "accept_by_rep": quantiles(accept_waits, accept_waits.c.key, accept_waits.c.hours, postgresql=pg),
+        "accept_total": quantiles(accept_waits, accept_waits.c.cur, accept_waits.c.hours, postgresql=pg),
     }
 
 

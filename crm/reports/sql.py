@@ -33,12 +33,20 @@ def _seconds_between_sqlite(element, compiler, **kw):
             f"CAST(strftime('%s', {compiler.process(earlier, **kw)}) AS INTEGER))")
 
 
-def quantiles(values, key, value):
+def quantiles(values, key, value, *, postgresql: bool = False):
     """SELECT key, median, p90, n over the rows of subquery ``values`` grouped by ``key``.
 
     ``key`` and ``value`` are columns of ``values`` (``key`` may be None: one group).
     Median: the middle value, or the mean of the two middle ones; p90: nearest rank ⌈0.9·n⌉.
+    PostgreSQL has these as ordered-set aggregates (percentile_cont, percentile_disc: the same
+    definitions, one pass); SQLite gets them from row_number() and count() windows.
     """
+    if postgresql:
+        cols = [func.percentile_cont(0.5).within_group(value).label("median"),
+                func.percentile_disc(0.9).within_group(value).label("p90"), func.count(value).label("n")]
+        if key is None:
+            return select(*cols).where(value.is_not(None))
+        return select(key.label("key"), *cols).where(value.is_not(None)).group_by(key)
     partition = [key] if key is not None else None
     rn = func.row_number().over(partition_by=partition, order_by=value).label("rn")
     n = func.count().over(partition_by=partition).label("n")
