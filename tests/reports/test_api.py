@@ -154,3 +154,22 @@ def test_staffing_forecast_averages_the_same_weekday(client, org):
     assert intervals[17]["agents"] == 0
     assert "staffing" in client.get("/api/v1/openapi.json").json["paths"]["/api/v1/reports/staffing"]["get"][
         "operationId"]
+
+
+@time_machine.travel(utc(2026, 6, 8, 12), tick=False)
+@pytest.mark.parametrize("report", ["funnel", "activity", "inbound", "cost"])
+def test_every_filter_together_narrows_without_error(client, org, report):
+    campaign = factories.campaign(org["north"])
+    lead = lead_at(org["ana"], utc(2026, 6, 3, 9), campaign=campaign, source="web")
+    touch(org["ana"], lead, "call", "outbound", "connected", utc(2026, 6, 3, 10), talk_seconds=30)
+    source_id = lead.source_id
+    resp = Api(client, org["admin"]).get(f"/reports/{report}", **WEEK, team_id=org["north"].id,
+                                         rep_id=org["ana"].id, source_id=source_id, campaign_id=campaign.id,
+                                         channel="call")
+    assert resp.status_code == 200, resp.json
+    if report == "funnel":
+        assert resp.json["current"]["created"] == 1
+    if report == "activity":
+        assert resp.json["total"]["current"]["outbound_calls"] == 1
+    if report == "cost":
+        assert [c["id"] for c in resp.json["campaigns"]] == [campaign.id]
