@@ -81,10 +81,19 @@ def lead_conditions(criteria: Criteria, column=None) -> list:
     return conds
 
 
+def touch_team(team_id: int, *, by_rep: bool = True):
+    """A team's touches: its reps'; and, unless only reps' touches count, rep-less ones (an abandoned
+    inbound call) of the team's leads."""
+    mine = Touch.user_id.in_(_team_users(team_id))
+    if by_rep:
+        return mine
+    return or_(mine, and_(Touch.user_id.is_(None), Touch.lead_id.in_(select(Lead.id).where(Lead.team_id == team_id))))
+
+
 def touch_conditions(criteria: Criteria, *, by_rep: bool = True) -> list:
     conds = [in_period(Touch.occurred_at, criteria.span_start, criteria.end)]
     if criteria.team_id is not None:
-        conds.append(Touch.user_id.in_(_team_users(criteria.team_id)))
+        conds.append(touch_team(criteria.team_id, by_rep=by_rep))
     if criteria.rep_id is not None:
         conds.append(Touch.user_id == criteria.rep_id)
     if criteria.source_id is not None:

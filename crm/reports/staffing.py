@@ -18,6 +18,7 @@ from sqlalchemy.types import Integer
 from crm.extensions import db
 from crm.i18n import zone_of
 from crm.reports.erlang import StaffingPlan, plan
+from crm.reports.service import touch_team
 from crm.touches.models import Channel, Direction, Outcome, Touch
 
 INTERVAL_MINUTES = 30
@@ -69,9 +70,7 @@ def forecast(*, day: date, weeks: int, zone: str, team_id: int | None, aht_secon
                  Touch.occurred_at >= start, Touch.occurred_at < end,
                  Touch.outcome.is_not(None), Touch.outcome != Outcome.QUEUED]
         if team_id is not None:
-            from crm.auth.models import User
-
-            conds.append(Touch.user_id.in_(select(User.id).where(User.team_id == team_id)))
+            conds.append(touch_team(team_id, by_rep=False))
         bucket = interval_index(start, Touch.occurred_at, INTERVAL_MINUTES * 60)
         was_answered = and_(Touch.outcome == Outcome.CONNECTED)
         rows = db.session.execute(

@@ -22,6 +22,7 @@ from crm.contacts.models import Contact
 from crm.db import utcnow
 from crm.email.models import EmailTemplate, TemplateKind
 from crm.email.outbox import EmailBlocked, queue_email
+from crm.errors import ValidationFailed
 from crm.extensions import db
 from crm.i18n import known_locale
 from crm.touches.models import Channel, Outcome, Survey, Touch
@@ -126,8 +127,6 @@ def answer_survey(survey: Survey, *, score: int, comment: str = "", now: datetim
     if survey.answered_at is not None:
         return survey
     if not 1 <= score <= 5:
-        from crm.errors import ValidationFailed
-
         raise ValidationFailed("A score from 1 to 5.", fields={"score": "1 to 5."})
     survey.score, survey.comment, survey.answered_at = score, comment.strip()[:2000], now or utcnow()
     db.session.flush()

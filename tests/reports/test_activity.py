@@ -181,3 +181,17 @@ def test_empty_period_is_all_dashes(db_session):
     inbound = service.inbound(empty)["current"]
     assert (inbound["service_level"], inbound["asa_seconds"], inbound["csat"]) == (None, None, None)
     assert service.cost(empty)["current"]["cost_per_call"] is None
+
+
+def test_a_teams_inbound_figures_include_its_abandoned_calls_with_no_rep(floor):
+    team_view = service.inbound(Criteria(WEEK, team_id=floor["team"].id), answer_within=20)["current"]
+    assert (team_view["offered"], team_view["abandoned"]) == (3, 1)
+    elsewhere = service.inbound(Criteria(WEEK, team_id=factories.team().id))["current"]
+    assert elsewhere["offered"] == 0
+
+
+def test_a_manager_without_a_team_sees_only_their_own_figures(db_session):
+    from crm.access import report_criteria_scope
+
+    loner = factories.user("manager", team=None)
+    assert report_criteria_scope(loner) == {"team_id": None, "rep_id": loner.id}
