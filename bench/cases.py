@@ -152,7 +152,8 @@ def _report_sql(user: User, which: str) -> list[tuple[str, dict]]:
     criteria = service.criteria_for(user, ReportQuery(**REPORT_PERIOD))
     statements = service.funnel_statements(criteria) if which == "funnel" else service.activity_statements(criteria)
     dialect = db.session.get_bind().dialect
-    return [(str(s.compile(dialect=dialect, compile_kwargs={"literal_binds": True})), {}) for s in statements.values()]
+    compiled = [(str(s.compile(dialect=dialect, compile_kwargs={"literal_binds": True})), {}) for s in statements.values()]
+    return [("SET LOCAL jit = off", {}), *compiled]  # as the service does (crm.reports.sql.for_reports)
 
 
 def report_funnel(ctx: Context):

@@ -72,7 +72,8 @@ def main() -> None:
             if case.raw_sql is not None:
                 raw_sql = case.raw_sql(ctx)
                 statements = raw_sql if isinstance(raw_sql, list) else [raw_sql]  # a list: all of them, in turn
-                raw = summary(timed(lambda st=statements: [db.session.execute(sa.text(s), p).all() for s, p in st],
+                raw = summary(timed(lambda st=statements: [r.all() if r.returns_rows else None for r in
+                                                           (db.session.execute(sa.text(s), p) for s, p in st)],
                                     args.repeat))
                 row["raw_sql_median_ms"] = raw["median_ms"]
                 row["ratio"] = round(row["median_ms"] / raw["median_ms"], 2) if raw["median_ms"] else None

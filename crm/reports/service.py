@@ -19,7 +19,7 @@ from crm.extensions import db
 from crm.handoffs.models import Handoff, HandoffStatus
 from crm.leads.models import Campaign, Lead, LeadStatus, LostReason, Source, Stage, StageChange
 from crm.reports.periods import Criteria, Period
-from crm.reports.sql import in_period, quantiles, seconds_between
+from crm.reports.sql import for_reports, in_period, quantiles, seconds_between
 from crm.tasks.models import Task, TaskStatus
 from crm.touches.models import Channel, Direction, Outcome, Survey, Touch
 
@@ -164,6 +164,7 @@ def funnel_statements(criteria: Criteria) -> dict:
 
 def funnel(criteria: Criteria) -> dict:
     """The conversion funnel of the leads created in the period, and of the previous period."""
+    for_reports(db.session)
     stmts = funnel_statements(criteria)
     result = {p: _empty_funnel() for p in PERIODS}
     for row in db.session.execute(stmts["counts"]).mappings():
@@ -280,6 +281,7 @@ def activity_statements(criteria: Criteria, now: datetime | None = None) -> dict
 
 def activity(criteria: Criteria, now: datetime | None = None) -> dict:
     """Per rep and in total, this period and the previous one (docs/metrics.md, Rep activity)."""
+    for_reports(db.session)
     stmts = activity_statements(criteria, now)
     rows: dict[int, dict[int, dict]] = {}
 
@@ -380,6 +382,7 @@ def inbound_statements(criteria: Criteria, answer_within: int) -> dict:
 def inbound(criteria: Criteria, answer_within: int | None = None) -> dict:
     """Contact-centre figures of the inbound calls, and CSAT (docs/metrics.md, Inbound)."""
     within = service_level_seconds() if answer_within is None else answer_within
+    for_reports(db.session)
     stmts = inbound_statements(criteria, within)
     keys = ("offered", "answered", "abandoned", "answered_queue_seconds", "answered_in_time", "queue_seconds",
             "surveys_answered", "satisfied")
@@ -405,6 +408,7 @@ def _labour():
 
 def cost(criteria: Criteria) -> dict:
     """Cost per call, and per campaign and source: spend + labour against leads and wins."""
+    for_reports(db.session)
     cur = _cur(Touch.occurred_at, criteria).label("cur")
     touch_conds = touch_conditions(criteria, by_rep=False)
     labour = _labour()

@@ -7,7 +7,7 @@ Medians and percentiles use window functions (row_number, count) that both suppo
 
 from __future__ import annotations
 
-from sqlalchemy import Float, and_, case, func, or_, select
+from sqlalchemy import Float, and_, case, func, or_, select, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
@@ -59,6 +59,13 @@ def quantiles(values, key, value, *, postgresql: bool = False):
     if key is None:
         return select(median, p90, count)
     return select(ranked.c.k.label("key"), median, p90, count).group_by(ranked.c.k)
+
+
+def for_reports(session) -> None:
+    """PostgreSQL: no JIT for this transaction. Report aggregates are short; compiling them
+    cost more than it saved (seconds of JIT for a second of work, measured at 1M leads)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
 
 
 def in_period(column, start, end):

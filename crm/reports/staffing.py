@@ -19,6 +19,7 @@ from crm.extensions import db
 from crm.i18n import zone_of
 from crm.reports.erlang import StaffingPlan, plan
 from crm.reports.service import touch_team
+from crm.reports.sql import for_reports
 from crm.touches.models import Channel, Direction, Outcome, Touch
 
 INTERVAL_MINUTES = 30
@@ -61,6 +62,7 @@ def forecast(*, day: date, weeks: int, zone: str, team_id: int | None, aht_secon
              answer_within_seconds: float, target_service_level: float, shrinkage: float,
              max_occupancy: float | None) -> list[IntervalPlan]:
     """One plan per 30-minute interval of ``day`` (local), from the same weekday of the last ``weeks``."""
+    for_reports(db.session)
     counts: dict[int, int] = {}
     handle = answered = 0
     for back in range(1, weeks + 1):

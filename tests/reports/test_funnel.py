@@ -89,3 +89,10 @@ def test_empty_period_gives_dashes_not_errors(db_session):
     assert set(f["conversion"].values()) == {None}
     assert f["win_rate"] is None
     assert f["median_days"] == {"discover": None, "nurture": None, "propose": None, "close": None}
+
+
+def test_reports_turn_jit_off_on_postgresql_only(db_session, dialect, count_queries):
+    with count_queries() as counter:
+        service.funnel(Criteria(MARCH))
+    sets = [s for s in counter.statements if s.startswith("SET")]
+    assert sets == (["SET LOCAL jit = off"] if dialect == "postgresql" else [])
