@@ -173,3 +173,19 @@ def test_every_filter_together_narrows_without_error(client, org, report):
         assert resp.json["total"]["current"]["outbound_calls"] == 1
     if report == "cost":
         assert [c["id"] for c in resp.json["campaigns"]] == [campaign.id]
+
+
+@pytest.mark.parametrize("value", ["-1", "3601", "soon"])
+def test_bad_service_level_threshold_names_the_field(client, org, value):
+    resp = Api(client, org["manager"]).get("/reports/inbound", answer_within_seconds=value)
+    assert resp.status_code == 422
+    assert list(resp.json["error"]["fields"]) == ["answer_within_seconds"]
+
+
+def test_reports_are_in_the_openapi_document(client, org):
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    for name in ("funnel", "activity", "inbound", "cost", "staffing"):
+        assert "get" in paths[f"/api/v1/reports/{name}"]
+    params = {p["name"] for p in paths["/api/v1/reports/staffing"]["get"]["parameters"]}
+    assert {"calls", "interval_minutes", "aht_seconds", "answer_within_seconds", "target_service_level",
+            "shrinkage", "max_occupancy"} <= params
