@@ -70,6 +70,9 @@ def _fill_choices(form: ReportFilterForm) -> None:
 
 
 def _render(name: str, template: str, form, criteria, **context):
+    if criteria is not None:  # show the period the figures are for, also when it was the default
+        form.date_from.data = form.date_from.data or criteria.period.first_day.isoformat()
+        form.date_to.data = form.date_to.data or criteria.period.last_day.isoformat()
     return render_template(template, report=name, reports=REPORTS, form=form, criteria=criteria, fmt=formatting,
                            csv_url=url_for("reports.download", name=name, **request.args), **context)
 
