@@ -72,6 +72,12 @@ class Config:
     SCHEDULER_LOCK_FILE = os.environ.get("SCHEDULER_LOCK_FILE") or None
     JOB_RUN_KEEP_DAYS = _env_int("JOB_RUN_KEEP_DAYS", 30)
 
+    # Reports (docs/metrics.md): T for the inbound service level; CSAT surveys at most once per
+    # contact per N days, answerable for M days.
+    SERVICE_LEVEL_SECONDS = _env_int("SERVICE_LEVEL_SECONDS", 20)
+    CSAT_SURVEY_EVERY_DAYS = _env_int("CSAT_SURVEY_EVERY_DAYS", 30)
+    CSAT_SURVEY_VALID_DAYS = _env_int("CSAT_SURVEY_VALID_DAYS", 14)
+
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -57,7 +57,7 @@ class Context:
 @dataclass
 class Case:
     prepare: Callable[[Context], Callable[[], object]]
-    raw_sql: Callable[[Context], tuple[str, dict]] | None = None
+    raw_sql: Callable[[Context], tuple[str, dict] | list[tuple[str, dict]]] | None = None
 
 
 def _busiest_contact(ctx: Context) -> int:
@@ -136,6 +136,46 @@ def search_email_admin(ctx: Context):
     return lambda: get("/contacts", q=email[:8], limit=20)
 
 
+# --- Reports (issue 8): the funnel and rep-activity API over 30 days of the generated data, as a manager
+# (their team) and as an admin (everyone); the raw twin runs the very statements the service runs.
+REPORT_PERIOD = {"date_from": "2026-10-02", "date_to": "2026-10-31"}
+
+
+def _admin(ctx: Context) -> User:
+    return db.session.scalar(select(User).where(User.role == Role.ADMIN).order_by(User.id).limit(1))
+
+
+def _report_sql(user: User, which: str) -> list[tuple[str, dict]]:
+    from crm.reports import service
+    from crm.reports.periods import ReportQuery
+
+    criteria = service.criteria_for(user, ReportQuery(**REPORT_PERIOD))
+    statements = service.funnel_statements(criteria) if which == "funnel" else service.activity_statements(criteria)
+    dialect = db.session.get_bind().dialect
+    compiled = [(str(s.compile(dialect=dialect, compile_kwargs={"literal_binds": True})), {}) for s in statements.values()]
+    return [("SET LOCAL jit = off", {}), *compiled]  # as the service does (crm.reports.sql.for_reports)
+
+
+def report_funnel(ctx: Context):
+    get = ctx.api_for(ctx.manager)
+    return lambda: get("/reports/funnel", **REPORT_PERIOD)
+
+
+def report_activity(ctx: Context):
+    get = ctx.api_for(ctx.manager)
+    return lambda: get("/reports/activity", **REPORT_PERIOD)
+
+
+def report_funnel_admin(ctx: Context):
+    get = ctx.api_for(_admin(ctx))
+    return lambda: get("/reports/funnel", **REPORT_PERIOD)
+
+
+def report_activity_admin(ctx: Context):
+    get = ctx.api_for(_admin(ctx))
+    return lambda: get("/reports/activity", **REPORT_PERIOD)
+
+
 CASES: dict[str, Case] = {
     "lead_list": Case(lead_list, lead_list_sql),
     "lead_list_filtered": Case(lead_list_filtered),
@@ -145,4 +185,8 @@ CASES: dict[str, Case] = {
     "timeline": Case(timeline, timeline_sql),
     "lead_page": Case(lead_page),
     "dashboard_manager": Case(dashboard_manager),
+    "report_funnel": Case(report_funnel, lambda ctx: _report_sql(ctx.manager, "funnel")),
+    "report_activity": Case(report_activity, lambda ctx: _report_sql(ctx.manager, "activity")),
+    "report_funnel_admin": Case(report_funnel_admin, lambda ctx: _report_sql(_admin(ctx), "funnel")),
+    "report_activity_admin": Case(report_activity_admin, lambda ctx: _report_sql(_admin(ctx), "activity")),
 }

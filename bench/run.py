@@ -70,8 +70,11 @@ def main() -> None:
             run = case.prepare(ctx)
             row = summary(timed(run, args.repeat))
             if case.raw_sql is not None:
-                statement, params = case.raw_sql(ctx)
-                raw = summary(timed(lambda s=statement, p=params: db.session.execute(sa.text(s), p).all(), args.repeat))
+                raw_sql = case.raw_sql(ctx)
+                statements = raw_sql if isinstance(raw_sql, list) else [raw_sql]  # a list: all of them, in turn
+                raw = summary(timed(lambda st=statements: [r.all() if r.returns_rows else None for r in
+                                                           (db.session.execute(sa.text(s), p) for s, p in st)],
+                                    args.repeat))
                 row["raw_sql_median_ms"] = raw["median_ms"]
                 row["ratio"] = round(row["median_ms"] / raw["median_ms"], 2) if raw["median_ms"] else None
             db.session.rollback()

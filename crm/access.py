@@ -304,3 +304,59 @@ def navigation_for(user: User) -> list[tuple[str, str]]:
 
     endpoints = current_app.view_functions
     return [(endpoint, label) for endpoint, label in items if endpoint in endpoints]
+
+
+# --- Reports, targets and the staffing planner (issue 8) ---------------------------------
+
+def report_criteria_scope(user: User, *, team_id: int | None = None, rep_id: int | None = None) -> dict:
+    """report_scope, and a manager without a team sees only their own figures (never everyone's)."""
+    if user.role == Role.MANAGER and user.team_id is None:
+        if rep_id is not None and rep_id != user.id:
+            raise NotFound(str(_l("No such rep.")))
+        if team_id is not None:
+            raise NotFound(str(_l("No such team.")))
+        return {"team_id": None, "rep_id": user.id}
+    return report_scope(user, team_id=team_id, rep_id=rep_id)
+
+
+def may_plan_staffing(user: User) -> bool:
+    """The staffing planner (and its forecast from the team's inbound volume): managers and admins."""
+    return user.is_authenticated and user.role in (Role.MANAGER, Role.ADMIN)
+
+
+def may_manage_targets(user: User) -> bool:
+    return user.is_authenticated and user.role in (Role.MANAGER, Role.ADMIN)
+
+
+def target_visibility(user: User):
+    """Targets a user may see: admins all; managers their team's and its members'; others their own and their team's."""
+    from crm.reports.models import Target
+
+    if user.role == Role.ADMIN:
+        return true()
+    if user.team_id is None:
+        return Target.user_id == user.id
+    if user.role == Role.MANAGER:
+        return or_(Target.team_id == user.team_id, Target.user_id.in_(_team_members(user.team_id)))
+    return or_(Target.user_id == user.id, Target.team_id == user.team_id)
+
+
+def get_target(user: User, target_id: int, *, for_change: bool = False):
+    from crm.reports.models import Target
+
+    target = db.session.scalar(select(Target).where(Target.id == target_id, target_visibility(user)))
+    if target is None or (for_change and not may_manage_targets(user)):
+        raise NotFound(str(_l("No such target.")))
+    return target
+
+
+def check_target_subject(user: User, *, subject_user: User | None, subject_team_id: int | None) -> None:
+    """May ``user`` set a target for this rep or team? Admins: anyone; managers: their team and its people."""
+    if not may_manage_targets(user):
+        raise AccessDenied(str(_l("Only managers set targets.")))
+    if user.role == Role.ADMIN:
+        return
+    if subject_user is not None and (user.team_id is None or subject_user.team_id != user.team_id):
+        raise AccessDenied(str(_l("That rep is not in your team.")), fields={"subject": "Not in your team."})
+    if subject_team_id is not None and subject_team_id != user.team_id:
+        raise AccessDenied(str(_l("That is not your team.")), fields={"subject": "Not your team."})

@@ -49,7 +49,8 @@ def task_counts(user) -> dict[str, int]:
 @login_required
 def index():
     from crm.handoffs.service import dashboard_summary
+    from crm.reports.targets import current_targets_for  # issue 8: the rep's own attainment
 
     return render_template("dashboard/index.html", pipeline=pipeline_counts(current_user),
                            tasks=task_counts(current_user), stages=[s.value for s in STAGE_ORDER],
-                           handoffs=dashboard_summary(current_user))
+                           handoffs=dashboard_summary(current_user), my_targets=current_targets_for(current_user))

@@ -71,6 +71,12 @@ CHANNEL_OUTCOMES: dict[Channel, frozenset[Outcome]] = {
 REACHED_OUTCOMES = frozenset({Outcome.CONNECTED, Outcome.REPLIED, Outcome.HELD})
 
 
+REPORT_USER_COLUMNS = ["channel", "direction", "outcome", "lead_id", "campaign_id", "talk_seconds", "hold_seconds",
+                       "wrap_seconds"]
+REPORT_CHANNEL_COLUMNS = ["outcome", "user_id", "lead_id", "campaign_id", "queue_seconds", "talk_seconds",
+                          "hold_seconds", "wrap_seconds"]
+
+
 class Touch(Base):
     __tablename__ = "touches"
 
@@ -117,8 +123,10 @@ class Touch(Base):
         CheckConstraint("wrap_seconds >= 0", name="wrap_seconds_non_negative"),
         Index("ix_touches_contact_occurred_at", "contact_id", "occurred_at"),
         Index("ix_touches_lead_occurred_at", "lead_id", "occurred_at"),
-        Index("ix_touches_user_occurred_at", "user_id", "occurred_at"),
-        Index("ix_touches_channel_occurred_at", "channel", "direction", "occurred_at"),
+        # The reports read these two with index-only scans on PostgreSQL (see docs/reports.md).
+        Index("ix_touches_user_occurred_at", "user_id", "occurred_at", postgresql_include=REPORT_USER_COLUMNS),
+        Index("ix_touches_channel_occurred_at", "channel", "direction", "occurred_at",
+              postgresql_include=REPORT_CHANNEL_COLUMNS),
         Index("ix_touches_conversation", "provider", "conversation_id"),
     )
 
