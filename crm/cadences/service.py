@@ -247,11 +247,11 @@ def _move_on(enrollment: CadenceEnrollment, position: int, lead: Lead, *, done_a
         .values(**values).execution_options(synchronize_session=False)).rowcount == 1
     db.session.refresh(enrollment)
     if moved and following is None:
-        _finish(enrollment, lead)
+        _finish(enrollment, lead, at=done_at)
     return moved
 
 
-def _finish(enrollment: CadenceEnrollment, lead: Lead) -> None:
+def _finish(enrollment: CadenceEnrollment, lead: Lead, *, at: datetime) -> None:
     """The last step is done: a lead never reached moves from discover to nurture (with its StageChange)."""
     from crm.leads.service import change_stage
 
@@ -259,7 +259,8 @@ def _finish(enrollment: CadenceEnrollment, lead: Lead) -> None:
         return
     enrollment.ended_reason = "finished_unreached"
     if lead.status == LeadStatus.OPEN and lead.stage == Stage.DISCOVER:
-        change_stage(lead, Stage.NURTURE, actor=None, note=str(_l("Cadence finished; never reached")))
+        change_stage(lead, Stage.NURTURE, actor=None, note=str(_l("Cadence finished; never reached")),
+                     at=max(at, lead.stage_changed_at or at))
     db.session.flush()
 
 

@@ -91,6 +91,8 @@ def seed(leads_count: int = 2000, *, rng_seed: int = 7, progress: Callable[[int]
     progress(leads_count % 100)
     db.session.flush()
     cadences.stop_finished_leads(now)  # won, lost and handed-off demo leads are out of their cadence
+    while cadences.run_due_steps(now):  # follow-up emails the demo's unanswered calls have made due
+        db.session.flush()
     return {"created": True, "leads": leads_count, "users": len(users)}
 
 
@@ -157,6 +159,7 @@ def _history(rng, lead, contact, rep, created, now, stage, status, field, reason
         at = at + (now - at) * rng.uniform(0.1, 0.4)
         if lead.stage == target:  # the cadence already moved a lead never reached to nurture
             continue
+        at = max(at, lead.stage_changed_at)
         if target == Stage.PROPOSE:
             _handoff(rng, lead, rep, rng.choice(field), at)
         leads.change_stage(lead, target, actor=rep, at=at)
@@ -201,7 +204,7 @@ def _touch(rng, lead, contact, rep, at) -> None:
         touch.platform = {Channel.SOCIAL: rng.choice(["linkedin", "facebook"]), Channel.CHAT: "web"}.get(channel)
         touch.body = "Hi, can you tell me more about the offer?" if inbound else "Of course, here are the details."
     db.session.add(touch)
-    cadences.on_touch(touch)  # the demo's calls move its leads through the cadence like real ones
+    cadences.on_touch(touch, now=at)  # the demo's calls move its leads through the cadence like real ones
     lead.last_touch_at = max(lead.last_touch_at or at, at)
     if touch.direction == Direction.OUTBOUND and (lead.first_touch_at is None or at < lead.first_touch_at):
         lead.first_touch_at = at

@@ -23,9 +23,9 @@ class TaskForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=KIND_CHOICES, default=TaskKind.FOLLOW_UP.value)
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=5000)])
     lead_id = IntegerField(_l("Lead number"), validators=[Optional(), NumberRange(min=1)],
-                           description=_l("The number in the lead's address, /leads/<number>."))
+                           description=_l("The number at the end of the lead's address, e.g. 123 in /leads/123."))
     contact_id = IntegerField(_l("Contact number"), validators=[Optional(), NumberRange(min=1)],
-                              description=_l("Or a contact without a lead: the number in /contacts/<number>."))
+                              description=_l("Or a contact without a lead: e.g. 45 in /contacts/45."))
     assignee_id = SelectField(_l("For"), coerce=lambda v: int(v) if v not in (None, "", "None") else None,
                               validate_choice=False)
 
