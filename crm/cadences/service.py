@@ -31,6 +31,8 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from crm.audit.models import AuditEvent
 from crm.audit.service import record
@@ -245,7 +247,11 @@ def _move_on(enrollment: CadenceEnrollment, position: int, lead: Lead, *, done_a
         .where(CadenceEnrollment.id == enrollment.id, CadenceEnrollment.step_position == position,
                CadenceEnrollment.state == EnrollmentState.ACTIVE)
         .values(**values).execution_options(synchronize_session=False)).rowcount == 1
-    db.session.refresh(enrollment)
+    if moved:  # the row now holds these values: no need to read it back
+        for name, value in values.items():
+            set_committed_value(enrollment, name, value)
+    else:
+        db.session.refresh(enrollment)
     if moved and following is None:
         _finish(enrollment, lead, at=done_at)
     return moved
@@ -276,7 +282,7 @@ def step_key(enrollment: CadenceEnrollment, step: CadenceStep) -> str:
 
 @dataclass
 class StepResult:
-    done: str  # "email_queued", "task_created", "skipped:<why>", "waiting" (a call, or not yet due)
+    done: str  # "email_queued", "task_created" or "skipped:<why>"
 
 
 def run_due_step(enrollment: CadenceEnrollment, now: datetime) -> list[StepResult]:
@@ -359,7 +365,10 @@ def run_due_steps(now: datetime) -> int:
                        & (step.position == CadenceEnrollment.step_position))
             .where(CadenceEnrollment.state == EnrollmentState.ACTIVE, CadenceEnrollment.next_step_at <= now,
                    or_(step.id.is_(None), step.channel != Channel.CALL, Contact.do_not_call.is_(True)))
-            .order_by(CadenceEnrollment.next_step_at, CadenceEnrollment.id).limit(BATCH))
+            .order_by(CadenceEnrollment.next_step_at, CadenceEnrollment.id).limit(BATCH)
+            .options(selectinload(CadenceEnrollment.lead).selectinload(Lead.contact),
+                     selectinload(CadenceEnrollment.lead).selectinload(Lead.owner),
+                     selectinload(CadenceEnrollment.cadence).selectinload(Cadence.steps)))
     for enrollment in db.session.scalars(_claim(stmt)).all():
         changed += len(run_due_step(enrollment, now))
     return changed
