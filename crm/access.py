@@ -257,7 +257,7 @@ def navigation_for(user: User) -> list[tuple[str, str]]:
     return [(endpoint, label) for endpoint, label in items if endpoint in endpoints]
 
 
-# --- Tasks (follow-ups), the calendar feed and the cadence editor (issue 4, cadences branch) ---
+# --- Tasks (follow-ups) and their reassignment (issue 4, cadences branch) ---
 
 def check_task_assignee(user: User, assignee: User) -> None:
     """May ``user`` give a task to ``assignee``? Everyone themselves; managers their team; admins anyone active."""
@@ -283,8 +283,3 @@ def task_assignees(user: User):
     if user.role == Role.MANAGER and user.team_id is not None:
         return stmt.where(or_(User.team_id == user.team_id, User.id == user.id))
     return stmt.where(User.id == user.id)
-
-
-def can_edit_cadences(user: User) -> bool:
-    """The cadence editor is for admins; reps and managers see where each lead stands."""
-    return user.is_authenticated and user.role == Role.ADMIN

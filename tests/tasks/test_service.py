@@ -151,3 +151,21 @@ def test_a_new_calendar_secret_replaces_the_old(org):
     new = service.regenerate_calendar_secret(people["rep_a"])
     assert new != old and len(new) >= 32
     assert service.user_by_calendar_secret(old) is None and service.user_by_calendar_secret(new) == people["rep_a"]
+
+
+def test_the_reassign_menu_offers_only_whom_you_may_give_tasks_to(org, db_session):
+    people, _ = org
+    names = {who: {u.id for u in db_session.scalars(access.task_assignees(people[who]))} for who in people}
+    lisbon = {people[k].id for k in ("rep_a", "rep_b", "field", "manager")}
+    assert names["manager"] == lisbon
+    assert names["rep_a"] == {people["rep_a"].id}
+    assert names["admin"] == {u.id for u in people.values()}
+    for who, ids in names.items():  # the menu and the rule agree
+        for user in people.values():
+            allowed = user.id in ids
+            try:
+                access.check_task_assignee(people[who], user)
+            except AccessDenied:
+                assert not allowed, (who, user)
+            else:
+                assert allowed, (who, user)
