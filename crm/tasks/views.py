@@ -123,8 +123,7 @@ def create():
 def _back(task: Task):
     if request.form.get("from") == "lead" and task.lead_id:
         return redirect(url_for("leads.show", lead_id=task.lead_id))
-    return redirect(request.form.get("back") if request.form.get("back", "").startswith("/tasks") else
-                    url_for("tasks.index"))
+    return redirect(url_for("tasks.index"))
 
 
 @bp.post("/tasks/<int:task_id>/complete")

@@ -282,3 +282,11 @@ def test_an_sms_step_becomes_one_task_for_the_owner(db_session):
     [task] = db_session.scalars(select(Task).where(Task.lead_id == lead.id)).all()
     assert task.assignee_id == rep.id and task.origin == "cadence" and task.due_at == utc(2026, 3, 2, 9, 0)
     assert db_session.scalar(select(func.count()).select_from(Task)) == 1
+
+
+@pytest.mark.parametrize(("setting", "message"), [("8h-21h", "must look like 08:00-21:00"),
+                                                  ("21:00-08:00", "must end after it starts")])
+def test_a_malformed_calling_hours_setting_is_a_clear_error(app, monkeypatch, setting, message):
+    monkeypatch.setitem(app.config, "CALLING_HOURS", setting)
+    with pytest.raises(ValueError, match=message):
+        cadences.calling_hours()
