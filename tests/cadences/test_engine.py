@@ -84,6 +84,9 @@ def test_the_campaigns_cadence_wins_over_the_default(db_session):
     # Lisbon across the change to summer time on 29 March: 10:30 WET, then 14:00 and 17:00 WEST (UTC+1).
     ("Europe/Lisbon", utc(2026, 3, 28, 10, 30),
      [utc(2026, 3, 28, 10, 30), utc(2026, 3, 29, 13, 0), utc(2026, 3, 31, 16, 0)]),
+    # And back on 25 October: 11:30 WEST, then 14:00 and 17:00 WET (UTC+0).
+    ("Europe/Lisbon", utc(2026, 10, 24, 10, 30),
+     [utc(2026, 10, 24, 10, 30), utc(2026, 10, 25, 14, 0), utc(2026, 10, 27, 17, 0)]),
 ])
 def test_calls_spread_over_days_and_times_of_day_in_the_contacts_zone(db_session, timezone, created, due):
     lead = new_lead(created, timezone)
