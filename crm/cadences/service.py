@@ -209,7 +209,7 @@ def stop_cadence(lead: Lead, reason: str) -> CadenceEnrollment | None:
 
 def on_handoff(lead: Lead) -> CadenceEnrollment | None:
     """A hand-off to field sales ends the inside cadence (the job also catches hand-offs made elsewhere)."""
-    return stop_cadence(lead, "handed_off")
+    return stop_cadence(lead, "handoff")
 
 
 def stop_finished_leads(now: datetime) -> int:
@@ -217,7 +217,7 @@ def stop_finished_leads(now: datetime) -> int:
     handed = exists().where(Handoff.lead_id == CadenceEnrollment.lead_id, Handoff.status.in_(LIVE_HANDOFF_STATUSES))
     not_open = exists().where(Lead.id == CadenceEnrollment.lead_id, Lead.status != LeadStatus.OPEN)
     stopped = 0
-    for reason, condition in (("handed_off", handed), ("closed", not_open)):
+    for reason, condition in (("handoff", handed), ("closed", not_open)):
         result = db.session.execute(
             update(CadenceEnrollment).where(CadenceEnrollment.state == EnrollmentState.ACTIVE, condition)
             .values(state=EnrollmentState.STOPPED, ended_at=now, ended_reason=reason, next_step_at=None)

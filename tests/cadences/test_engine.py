@@ -159,12 +159,12 @@ def test_a_reply_ends_the_cadence(db_session):
 def test_a_hand_off_ends_the_cadence_at_once_or_on_the_next_job_run(db_session):
     rep, field = f.user(), f.user("field")
     first = new_lead(utc(2026, 3, 28, 10, 30), "Europe/Lisbon", owner=rep)
-    assert cadences.on_handoff(first).ended_reason == "handed_off"
+    assert cadences.on_handoff(first).ended_reason == "handoff"
     second = new_lead(utc(2026, 3, 28, 10, 30), "Europe/Lisbon", owner=rep)
     db_session.add(Handoff(lead_id=second.id, from_user_id=rep.id, to_user_id=field.id, status=HandoffStatus.PENDING))
     db_session.flush()
     assert run_job_at(utc(2026, 3, 28, 10, 31)) == 1
-    assert enrollment_of(second).state == EnrollmentState.STOPPED and enrollment_of(second).ended_reason == "handed_off"
+    assert enrollment_of(second).state == EnrollmentState.STOPPED and enrollment_of(second).ended_reason == "handoff"
 
 
 def test_a_lost_lead_leaves_its_cadence(db_session):
