@@ -67,11 +67,14 @@ def test_rep_creates_and_completes_a_task(live_server, page):
     expect(page.get_by_test_id("leads").get_by_test_id("cadence-step")).to_contain_text(re.compile(r"step 1 of \d · call"))
     page.get_by_role("link", name="Inês's office fibre").click()
     expect(page.get_by_test_id("cadence-step")).to_contain_text(re.compile(r"Cadence step 1 of \d: call"))
+    page.wait_for_load_state()  # shortcuts.js is the page's last script
     page.keyboard.press("t")
     expect(page.get_by_role("textbox", name="New task")).to_be_focused()
     page.get_by_role("button", name="Add task").click()
     expect(page.locator("#new-task-title-error")).to_be_visible()  # a task needs a title
+    page.wait_for_load_state()
     page.keyboard.press("t")
+    expect(page.get_by_role("textbox", name="New task")).to_be_focused()
     page.keyboard.type("Send Inês the price list")
     page.get_by_label("Due (your time)").fill("2030-01-15T10:30")
     page.get_by_role("button", name="Add task").click()
