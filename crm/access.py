@@ -360,3 +360,31 @@ def check_target_subject(user: User, *, subject_user: User | None, subject_team_
         raise AccessDenied(str(_l("That rep is not in your team.")), fields={"subject": "Not in your team."})
     if subject_team_id is not None and subject_team_id != user.team_id:
         raise AccessDenied(str(_l("That is not your team.")), fields={"subject": "Not your team."})
+
+
+# --- Tasks (follow-ups) and their reassignment (issue 4, cadences branch) ---
+
+def check_task_assignee(user: User, assignee: User) -> None:
+    """May ``user`` give a task to ``assignee``? Everyone themselves; managers their team; admins anyone active."""
+    if not assignee.active:
+        raise AccessDenied(str(_l("Tasks go to active users.")), fields={"assignee_id": "Not an active user."})
+    if assignee.id == user.id or user.role == Role.ADMIN:
+        return
+    if user.role == Role.MANAGER and user.team_id is not None and assignee.team_id == user.team_id:
+        return
+    raise AccessDenied(str(_l("You cannot give tasks to that person.")), fields={"assignee_id": "Not yours to assign to."})
+
+
+def may_reassign_tasks(user: User) -> bool:
+    """Reassigning someone's task is for managers (within their team) and admins."""
+    return user.role in (Role.MANAGER, Role.ADMIN)
+
+
+def task_assignees(user: User):
+    """The users ``user`` may give a task to, as a query (for the reassign menu)."""
+    stmt = select(User).where(User.active.is_(True)).order_by(User.name)
+    if user.role == Role.ADMIN:
+        return stmt
+    if user.role == Role.MANAGER and user.team_id is not None:
+        return stmt.where(or_(User.team_id == user.team_id, User.id == user.id))
+    return stmt.where(User.id == user.id)

@@ -30,6 +30,14 @@ def migrate(revision: str) -> None:
 
     upgrade(db.engine, revision)
     click.echo(f"Database at {revision}: {db.engine.url.render_as_string(hide_password=True)}")
+    if revision == "head":
+        from crm.cadences.defaults import ensure_defaults
+
+        made = ensure_defaults()  # the default cadence and its follow-up email, once
+        db.session.commit()
+        if made["cadence"] or made["templates"]:
+            click.echo(f"Added the default cadence ({made['cadence'] or 'kept yours'}) and "
+                       f"{made['templates']} follow-up email template(s).")
 
 
 @crm_cli.command("create-user")

@@ -16,10 +16,11 @@ from sqlalchemy import select
 
 from crm.auth.models import Role, User
 from crm.auth.service import create_user
+from crm.cadences import service as cadences
+from crm.cadences.defaults import ensure_defaults
 from crm.contacts.models import Account, Contact
 from crm.db import utcnow
 from crm.demo.people import COUNTRIES, email_local
-from crm.email.models import EmailTemplate, TemplateKind
 from crm.extensions import db
 from crm.handoffs.models import Handoff, HandoffStatus
 from crm.leads import service as leads
@@ -47,16 +48,6 @@ CAMPAIGNS = [("Spring fibre offer", "12000", "Hello, this is {rep} from Touchlin
              ("Webinar follow-up", "2500", "Thank you for joining our webinar. What made you sign up?"),
              ("Partner referrals", "1500", "{partner} suggested we talk. Is now a good moment?"),
              ("Win-back 2026", "4000", "We have missed you. Can I ask what changed since you left?")]
-TEMPLATES = {
-    "en": ("Following up, {{ contact.first_name }}", "Hello {{ contact.first_name }},\n\nI tried to reach you by phone "
-           "a few times. When would be a good moment to talk?\n\nBest regards,\n{{ rep.name }}"),
-    "pt": ("Seguimento, {{ contact.first_name }}", "Olá {{ contact.first_name }},\n\nTentei contactá-lo por telefone "
-           "algumas vezes. Quando seria um bom momento para falarmos?\n\nCumprimentos,\n{{ rep.name }}"),
-    "ro": ("Revenire, {{ contact.first_name }}", "Bună ziua, {{ contact.first_name }},\n\nAm încercat să vă contactez "
-           "telefonic de câteva ori. Când ar fi un moment potrivit să vorbim?\n\nCu stimă,\n{{ rep.name }}"),
-    "ru": ("Повторное обращение, {{ contact.first_name }}", "Здравствуйте, {{ contact.first_name }}!\n\nЯ несколько раз "
-           "пытался дозвониться до вас. Когда вам удобно поговорить?\n\nС уважением,\n{{ rep.name }}"),
-}
 # Where leads end up: (stage, status, share).
 OUTCOMES = [(Stage.DISCOVER, "open", 30), (Stage.NURTURE, "open", 24), (Stage.PROPOSE, "open", 11),
             (Stage.CLOSE, "open", 7), (Stage.CLOSE, "won", 13), (Stage.DISCOVER, "lost", 7), (Stage.NURTURE, "lost", 8)]
@@ -99,6 +90,9 @@ def seed(leads_count: int = 2000, *, rng_seed: int = 7, progress: Callable[[int]
             progress(100)
     progress(leads_count % 100)
     db.session.flush()
+    cadences.stop_finished_leads(now)  # won, lost and handed-off demo leads are out of their cadence
+    while cadences.run_due_steps(now):  # follow-up emails the demo's unanswered calls have made due
+        db.session.flush()
     return {"created": True, "leads": leads_count, "users": len(users)}
 
 
@@ -115,9 +109,7 @@ def _reference_data() -> list[LostReason]:
     team_id = db.session.scalar(select(User.team_id).where(User.role == Role.MANAGER))
     db.session.add_all(Campaign(name=name, spend=Decimal(spend), call_script=script, team_id=team_id)
                        for name, spend, script in CAMPAIGNS)
-    for locale, (subject, body) in TEMPLATES.items():
-        db.session.add(EmailTemplate(key="follow_up", locale=locale, name="Follow-up after unanswered calls",
-                                     kind=TemplateKind.MARKETING, subject=subject, body=body))
+    ensure_defaults()  # the default cadence and its follow-up email, as `crm migrate` makes them
     db.session.flush()
     return reasons
 
@@ -165,6 +157,9 @@ def _history(rng, lead, contact, rep, created, now, stage, status, field, reason
     at = created
     for target in (Stage.NURTURE, Stage.PROPOSE, Stage.CLOSE)[:steps]:
         at = at + (now - at) * rng.uniform(0.1, 0.4)
+        if lead.stage == target:  # the cadence already moved a lead never reached to nurture
+            continue
+        at = max(at, lead.stage_changed_at)
         if target == Stage.PROPOSE:
             _handoff(rng, lead, rep, rng.choice(field), at)
         leads.change_stage(lead, target, actor=rep, at=at)
@@ -209,6 +204,7 @@ def _touch(rng, lead, contact, rep, at) -> None:
         touch.platform = {Channel.SOCIAL: rng.choice(["linkedin", "facebook"]), Channel.CHAT: "web"}.get(channel)
         touch.body = "Hi, can you tell me more about the offer?" if inbound else "Of course, here are the details."
     db.session.add(touch)
+    cadences.on_touch(touch, now=at)  # the demo's calls move its leads through the cadence like real ones
     lead.last_touch_at = max(lead.last_touch_at or at, at)
     if touch.direction == Direction.OUTBOUND and (lead.first_touch_at is None or at < lead.first_touch_at):
         lead.first_touch_at = at

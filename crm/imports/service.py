@@ -20,6 +20,7 @@ from sqlalchemy import func, insert, or_, select
 
 from crm.audit.service import record
 from crm.auth.models import User
+from crm.cadences.service import enroll_many
 from crm.contacts.models import Account, Contact
 from crm.contacts.service import clean_contact_fields
 from crm.db import bulk_insert, utcnow
@@ -393,6 +394,8 @@ def _write(to_create, *, actor, team_id, lookups) -> None:
         {"lead_id": lead_id, "from_stage": None, "to_stage": Stage.DISCOVER, "from_status": None,
          "to_status": LeadStatus.OPEN, "changed_at": now, "changed_by_id": getattr(actor, "id", None), "note": "imported"}
         for lead_id in lead_ids])
+    enroll_many([(lead_id, row["contact_id"], row["campaign_id"]) for lead_id, row in zip(lead_ids, lead_rows,
+                                                                                        strict=True)], now=now)
 
 
 def _name(person: dict) -> str:

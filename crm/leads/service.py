@@ -87,6 +87,7 @@ def create_lead(contact: Contact, *, actor: User | None, source: str | None = No
     ``owner``: a user; None leaves it in the team's unassigned pool; AUTO (the default)
     gives it round-robin to the team's next free rep (the pool when none is free).
     """
+    from crm.cadences import service as cadences
     from crm.queue.assignment import pick_owner
 
     campaign_obj = find_campaign(campaign) if not isinstance(campaign, Campaign) else campaign
@@ -107,6 +108,7 @@ def create_lead(contact: Contact, *, actor: User | None, source: str | None = No
     db.session.flush()
     _write_change(lead, actor, from_stage=None, from_status=None, note="created", at=created_at or lead.created_at)
     record(actor, "lead.created", lead, {"contact_id": contact.id, "owner_id": getattr(owner, "id", None)})
+    cadences.enroll(lead)  # on the first step of its campaign's (or the default) cadence
     return lead
 
 

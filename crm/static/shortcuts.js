@@ -1,6 +1,8 @@
 /* Keyboard shortcuts. Any element with data-shortcut="<key>" is activated by that key:
    links and buttons are clicked, form fields focused. "?" lists the shortcuts on this page.
-   Keys typed into a field are left alone (Escape leaves the field). */
+   Keys typed into a field are left alone (Escape leaves the field).
+   Keys in use: "/" search, "c" new (lead, cadence), "t" new task on the lead page
+   (templates/tasks/_lead_form.html focuses its title field). */
 (function () {
   "use strict";
   function typing(el) {

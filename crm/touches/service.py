@@ -9,6 +9,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from crm.auth.models import User
+from crm.cadences import service as cadences
 from crm.contacts.models import Contact
 from crm.db import utcnow
 from crm.errors import ValidationFailed
@@ -85,6 +86,7 @@ def log_touch(*, contact: Contact, channel, direction, outcome=None, lead: Lead 
         return LoggedTouch(existing, False)
     if lead is not None:
         _note_on_lead(lead, touch)
+    cadences.on_touch(touch)  # a connected call or reply ends the cadence, a missed call moves it on
     return LoggedTouch(touch, True)
 
 
@@ -142,4 +144,5 @@ def log_touches(entries: list[dict]) -> list[LoggedTouch]:
             results[index] = LoggedTouch(touch, True)
             if lead is not None:
                 _note_on_lead(lead, touch)
+            cadences.on_touch(touch)
     return results
