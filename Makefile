@@ -37,7 +37,7 @@ scheduler: $(STAMP)
 
 # After changing user-visible strings: extract them and update every catalog.
 translations: $(STAMP)
-	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -o crm/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k gettext_in:2 -o crm/translations/messages.pot --no-location --sort-output .
 	$(BIN)/pybabel -q update -i crm/translations/messages.pot -d crm/translations --no-fuzzy-matching
 	$(BIN)/pybabel -q compile -d crm/translations
 

@@ -2,22 +2,55 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel import Locale, UnknownLocaleError
+from babel import Locale, UnknownLocaleError, support
 from flask import current_app, has_request_context, request
 from flask_login import current_user
 
 log = logging.getLogger(__name__)
 
+TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
+
+# The region whose numbers, money and dates a language follows. Our Portuguese is European
+# Portuguese: CLDR's plain "pt" is Brazil's ("€ 1.234,50"), pt_PT writes "1 234,50 €".
+# The catalog is still found under translations/pt (gettext falls back from pt_PT to pt).
+REGIONS = {"pt": "pt_PT"}
+
+
+def regional(code: str) -> str:
+    """The locale to format with for a language code ("pt" → "pt_PT"); other codes as they are."""
+    return REGIONS.get(code, code)
+
 
 def select_locale() -> str | None:
+    """The signed-in user's language, else the browser's best match (pt-BR → pt), else English."""
     if not has_request_context():
         return None
     if current_user and current_user.is_authenticated and current_user.locale:
-        return current_user.locale
-    return request.accept_languages.best_match(current_app.config["LANGUAGES"]) or "en"
+        return regional(known_locale(current_user.locale))
+    return regional(request.accept_languages.best_match(current_app.config["LANGUAGES"]) or "en")
+
+
+@functools.lru_cache(maxsize=32)
+def _catalog(locale: str) -> support.NullTranslations:
+    return support.Translations.load(str(TRANSLATIONS_DIR), [locale])
+
+
+def gettext_in(locale: str | None, message: str) -> str:
+    """``message`` in ``locale`` (a contact's "pt-BR", "ro"), leaving the request's language alone.
+
+    For text that goes to someone other than the person signed in, such as an email's footer;
+    safe in the sender's threads (nothing is stored on ``g``).
+    """
+    try:
+        parsed = Locale.parse((locale or "en").replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return message
+    return _catalog(str(parsed)).gettext(message)
 
 
 def select_timezone() -> str | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 
+from flask_babel import gettext as _
+
 from crm.errors import ValidationFailed
 
 MAX_LIMIT = 200
@@ -19,12 +21,12 @@ def decode_cursor(cursor: str | None) -> int | None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, value = raw.partition(":")
+        prefix, _sep, value = raw.partition(":")
         if prefix != "id":
             raise ValueError(raw)
         return int(value)
     except ValueError as exc:
-        raise ValidationFailed("That cursor is not one we gave out.", fields={"cursor": "Invalid cursor."}) from exc
+        raise ValidationFailed(_("That cursor is not one we gave out."), fields={"cursor": _("Invalid cursor.")}) from exc
 
 
 def page(stmt, id_column, *, cursor: str | None, limit: int, session) -> tuple[Sequence, str | None]:
