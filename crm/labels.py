@@ -41,6 +41,13 @@ LABELS: dict[str, dict[str, object]] = {
     "TaskKind": {"call": _l("Call"), "email": _l("Email"), "follow_up": _l("Follow-up"),
                  "retention_callback": _l("Retention callback"), "handoff_review": _l("Hand-off review")},
     "TaskStatus": {"open": _l("open"), "done": _l("done"), "cancelled": _l("cancelled")},
+    "ImportField": {
+        "first_name": _l("First name"), "last_name": _l("Last name"), "full_name": _l("Full name"), "email": _l("Email"),
+        "phone": _l("Phone"), "account": _l("Company"), "country": _l("Country"), "timezone": _l("Time zone"),
+        "locale": _l("Language code"), "source": _l("Source"), "campaign": _l("Campaign"), "value": _l("Value"),
+        "currency": _l("Currency"), "title": _l("Title"), "owner_email": _l("Owner's email"),
+        "do_not_call": _l("Do not call"), "email_opt_out": _l("Opted out of marketing email"),
+    },
     "HandoffStatus": {"awaiting_approval": _l("awaiting approval"), "pending": _l("pending"), "accepted": _l("accepted"),
                       "rejected": _l("rejected"), "cancelled": _l("cancelled")},
 }
