@@ -11,9 +11,12 @@ from __future__ import annotations
 import enum
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 
 LABELS: dict[str, dict[str, object]] = {
-    "Stage": {"discover": _l("Discover"), "nurture": _l("Nurture"), "propose": _l("Propose"), "close": _l("Close")},
+    # "Close" is also a button: the stages carry a context, so each can be translated on its own.
+    "Stage": {"discover": _lp("stage", "Discover"), "nurture": _lp("stage", "Nurture"), "propose": _lp("stage", "Propose"),
+              "close": _lp("stage", "Close")},
     "LeadStatus": {"open": _l("Open"), "won": _l("Won"), "lost": _l("Lost")},
     "Role": {"rep": _l("Inside-sales rep"), "field": _l("Field-sales rep"), "manager": _l("Manager"), "admin": _l("Admin")},
     "HandoffRule": {"manual": _l("The inside rep's choice"), "territory": _l("Territory (contact's country)"),

@@ -13,6 +13,7 @@ from crm import access
 from crm.admin.forms import LostReasonForm, TeamForm, UserForm
 from crm.auth import service as auth
 from crm.auth.models import Role, Team, User
+from crm.db import collated
 from crm.errors import DomainError, NotFound
 from crm.extensions import db
 from crm.leads import service as leads
@@ -73,7 +74,7 @@ def index():
 
 @bp.get("/users")
 def users():
-    rows = db.session.scalars(select(User).order_by(User.active.desc(), User.name)).all()
+    rows = db.session.scalars(select(User).order_by(User.active.desc(), collated(User.name, db.session), User.id)).all()
     return render_template("admin/users.html", users=rows)
 
 

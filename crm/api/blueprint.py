@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
@@ -93,9 +94,9 @@ def _field_message(err: dict) -> str:
     if kind == "missing":
         return _("Required.")
     if kind == "string_too_long" and "max_length" in ctx:
-        return _("At most %(count)d characters.", count=ctx["max_length"])
+        return ngettext("At most %(num)d character.", "At most %(num)d characters.", ctx["max_length"])
     if kind == "string_too_short" and "min_length" in ctx:
-        return _("At least %(count)d characters.", count=ctx["min_length"])
+        return ngettext("At least %(num)d character.", "At least %(num)d characters.", ctx["min_length"])
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return _("A whole number.")
     if kind in ("decimal_parsing", "decimal_type", "float_parsing", "float_type"):
@@ -110,7 +111,8 @@ def _field_message(err: dict) -> str:
 
 
 def _body_limit() -> str:
-    return _("Bodies are limited to %(count)d bytes.", count=current_app.config["API_MAX_BODY"])
+    limit = current_app.config["API_MAX_BODY"]
+    return ngettext("Bodies are limited to %(num)d byte.", "Bodies are limited to %(num)d bytes.", limit)
 
 
 def _parse_body(model: type[BaseModel]):

@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from crm.api.blueprint import token_digest
@@ -46,7 +47,7 @@ def password_problem(password: str, email: str = "") -> str | None:
     if not password or not password.strip():
         return _("A password is required.")
     if len(password) < MIN_PASSWORD_LENGTH:
-        return _("Use at least %(count)d characters.", count=MIN_PASSWORD_LENGTH)
+        return ngettext("Use at least %(num)d character.", "Use at least %(num)d characters.", MIN_PASSWORD_LENGTH)
     if password.lower() in COMMON_PASSWORDS or len(set(password)) < 4:
         return _("That password is too easy to guess.")
     if email and password.lower() == email.lower():

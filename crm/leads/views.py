@@ -18,7 +18,7 @@ from crm.auth.models import Role, User
 from crm.contacts.service import find_or_create_contact
 from crm.contacts.timeline import contact_timeline
 from crm.contacts.views import apply_errors
-from crm.db import utcnow
+from crm.db import collated, utcnow
 from crm.errors import DomainError, StageError, ValidationFailed
 from crm.extensions import db
 from crm.leads import export, service
@@ -113,7 +113,8 @@ def index():
         errors["cursor"] = exc.message
         rows, cursor = page(stmt, Lead.id, cursor=None, limit=50, session=db.session)
     owners = db.session.scalars(select(User).where(User.role == Role.REP, User.active.is_(True),
-                                                   User.team_id == current_user.team_id).order_by(User.name)).all() \
+                                                   User.team_id == current_user.team_id)
+                                .order_by(collated(User.name, db.session), User.id)).all() \
         if access.is_manager(current_user) else []
     args = {k: v for k, v in request.args.items() if k != "cursor"}
     return render_template("leads/index.html", leads=rows, next_cursor=cursor, filters=filters, errors=errors,
