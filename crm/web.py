@@ -123,6 +123,7 @@ def init_app(app: Flask) -> None:
         return format_decimal(value) if value is not None else "—"
 
     app.add_template_filter(label, "label")
+    app.jinja_env.globals["get_locale"] = get_locale  # <html lang>: Flask-Babel 4 no longer provides it
 
     @app.template_filter("language_name")
     def language_name(code):
