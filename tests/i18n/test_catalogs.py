@@ -57,7 +57,7 @@ def test_catalog_translates_every_msgid_of_the_template(template, locale):
             empty.append(key)
         if message.fuzzy:
             fuzzy.append(key)
-    hint = "run `make translations`, then translate the entries in crm/translations/%s" % locale
+    hint = f"run `make translations`, then translate the entries in crm/translations/{locale}"
     assert not missing, f"{len(missing)} msgids not in the {locale} catalog ({hint}): {missing[:5]}"
     assert not empty, f"{len(empty)} untranslated {locale} entries ({hint}): {empty[:5]}"
     assert not fuzzy, f"{len(fuzzy)} fuzzy {locale} entries: check and unmark them: {fuzzy[:5]}"
@@ -96,5 +96,6 @@ def test_template_is_current_with_the_code(tmp_path, template):
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", *args], cwd=ROOT, check=True)
     fresh = set(_entries(_read(out)))
     committed = set(_entries(template))
-    assert not fresh - committed, f"strings not extracted yet (run `make translations`): {sorted(fresh - committed, key=str)[:5]}"
-    assert not committed - fresh, f"strings no longer in the code (run `make translations`): {sorted(committed - fresh, key=str)[:5]}"
+    new, gone = sorted(fresh - committed, key=str), sorted(committed - fresh, key=str)
+    assert not new, f"strings not extracted yet (run `make translations`): {new[:5]}"
+    assert not gone, f"strings no longer in the code (run `make translations`): {gone[:5]}"
