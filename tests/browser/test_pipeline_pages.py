@@ -29,7 +29,7 @@ def test_search_then_new_lead(live_server, page):
     page.keyboard.press("Enter")
     expect(page.get_by_test_id("contacts")).to_contain_text("Leonor Marques")
     page.get_by_role("link", name="Leonor Marques").click()
-    expect(page.get_by_test_id("timeline")).to_contain_text("Lead created in discover")
+    expect(page.get_by_test_id("timeline")).to_contain_text("Lead created in Discover")
 
     page.get_by_role("link", name="Leads", exact=True).click()
     page.get_by_role("link", name="New lead").click()
