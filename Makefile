@@ -44,7 +44,7 @@ scheduler: $(STAMP)
 # After changing user-visible strings: extract them and update every catalog, then
 # translate the new entries (tests/i18n/test_catalogs.py fails until every one is done).
 translations: $(STAMP)
-	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k gettext_in:2 -k lazy_pgettext:1c,2 -k _lp:1c,2 -o crm/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k gettext_in:2 -k N_ -k lazy_pgettext:1c,2 -k _lp:1c,2 -o crm/translations/messages.pot --no-location --sort-output .
 	$(BIN)/pybabel -q update -i crm/translations/messages.pot -d crm/translations --no-fuzzy-matching
 	$(BIN)/pybabel -q compile -d crm/translations
 

@@ -40,6 +40,11 @@ def _catalog(locale: str) -> support.NullTranslations:
     return support.Translations.load(str(TRANSLATIONS_DIR), [locale])
 
 
+def N_(message: str) -> str:
+    """Mark text that is stored (an outbox error) for extraction; pages translate it when shown: ``_(text)``."""
+    return message
+
+
 def gettext_in(locale: str | None, message: str) -> str:
     """``message`` in ``locale`` (a contact's "pt-BR", "ro"), leaving the request's language alone.
 

@@ -114,7 +114,7 @@ def clean_contact_fields(*, first_name: str | None, last_name: str | None = "", 
     try:
         out["timezone"] = check_timezone(zone)
     except ValidationFailed:
-        errors[prefix + "timezone"] = "Use an IANA name such as Europe/Lisbon."
+        errors[prefix + "timezone"] = _("Use an IANA name such as Europe/Lisbon.")
     out["locale"] = (locale or "en").strip()[:10] or "en"
     if errors:
         raise ValidationFailed(_("Some contact fields are wrong."), fields=errors)
