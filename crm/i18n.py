@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError, support
+from babel.numbers import NumberFormatError, parse_decimal
 from flask import current_app, has_request_context, request
+from flask_babel import get_locale
 from flask_login import current_user
+from wtforms import DecimalField
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +85,24 @@ def known_locale(name: str | None) -> str:
         log.warning("unknown locale %r; using en", name)
         return "en"
     return name or "en"
+
+
+MACHINE_DECIMAL = re.compile(r"^-?\d+(\.\d{2})?$")  # what we write into inputs ourselves: 1234.50
+
+
+class LocalDecimalField(DecimalField):
+    """A DecimalField that also reads numbers as the user writes them: "1 234,50" (pt), "1.234,50" (ro)."""
+
+    def process_formdata(self, valuelist):
+        raw = valuelist[0].strip() if valuelist and isinstance(valuelist[0], str) else ""
+        if raw and not MACHINE_DECIMAL.match(raw):
+            valuelist = [read_local_decimal(raw)]
+        super().process_formdata(valuelist)
+
+
+def read_local_decimal(raw: str) -> str:
+    """``raw`` in machine form when it is a number the reader's way, else as typed (then refused as not a number)."""
+    try:
+        return str(parse_decimal(raw, locale=get_locale() or "en"))
+    except NumberFormatError:
+        return raw

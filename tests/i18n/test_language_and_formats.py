@@ -118,3 +118,24 @@ def test_dashboard_numbers_and_stage_names_in_portuguese(client, db_session):
     page = client.get("/").data.decode()
     assert "Oportunidades em aberto" in page and "Descoberta" in page and "Maturação" in page
     assert 'data-stage="discover">3<' in page
+
+
+@pytest.mark.parametrize(("locale", "typed"), [("pt", "1 234,50"), ("ro", "1.234,50"), ("ru", "1 234,50"),
+                                               ("en", "1,234.50"), ("pt", "1234.50")])
+def test_values_are_read_the_way_the_user_writes_them(client, db_session, locale, typed):
+    rep = f.user(Role.REP, f.team(), locale=locale)
+    lead = f.lead(rep)
+    _sign_in(client, rep)
+    resp = client.post(f"/leads/{lead.id}/edit", data={"title": "Fibra", "value": typed, "currency": "EUR", "score": "0"})
+    assert resp.status_code == 302
+    db_session.expire_all()
+    assert lead.value == Decimal("1234.50")
+
+
+def test_a_value_that_is_no_number_is_refused_in_the_users_language(client, db_session):
+    rep = f.user(Role.REP, f.team(), locale="pt")
+    lead = f.lead(rep)
+    _sign_in(client, rep)
+    resp = client.post(f"/leads/{lead.id}/edit", data={"title": "Fibra", "value": "muito", "currency": "EUR", "score": "0"})
+    assert resp.status_code == 422
+    assert "O valor decimal não é válido." in resp.data.decode()
