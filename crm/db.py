@@ -15,6 +15,7 @@ from decimal import Decimal
 from sqlalchemy import DateTime, Enum, MetaData, Numeric, event, func
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+from sqlalchemy.sql.elements import Grouping
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -142,7 +143,8 @@ def _unicode_compare(left: str, right: str) -> int:
 
 def collated(expr, session):
     """``expr`` (a name) compared and sorted in the locale-aware order described above."""
-    return expr.collate(POSTGRESQL_COLLATION if is_postgresql(session) else SQLITE_COLLATION)
+    # In brackets: COLLATE binds tighter than ||, and a name is often first || ' ' || last.
+    return Grouping(expr).collate(POSTGRESQL_COLLATION if is_postgresql(session) else SQLITE_COLLATION)
 
 
 @event.listens_for(Engine, "begin")

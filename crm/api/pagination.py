@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, or_
+from sqlalchemy import literal, tuple_
 
 from crm.errors import ValidationFailed
 
@@ -72,7 +72,8 @@ def page_by_name(stmt, name_expr, id_column, name_of, *, cursor: str | None, lim
     key = collated(name_expr, session)
     after = decode_name_cursor(cursor)
     if after is not None:
-        stmt = stmt.where(or_(key > after[0], and_(key == after[0], id_column > after[1])))
+        # A row comparison, which PostgreSQL answers from an index on (name, id) alone.
+        stmt = stmt.where(tuple_(key, id_column) > tuple_(literal(after[0]), literal(after[1])))
     rows = session.scalars(stmt.order_by(key, id_column).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]

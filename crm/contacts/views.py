@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import literal_column, select
 from sqlalchemy.orm import selectinload
 
 from crm import access
@@ -23,8 +23,9 @@ from crm.touches.models import Channel
 
 bp = Blueprint("contacts", __name__)
 
-# A contact's name as lists sort it: as it is shown, first name first.
-SORT_NAME = Contact.first_name + " " + Contact.last_name
+# A contact's name as lists sort it: as it is shown, first name first. The space is written
+# into the SQL (not a parameter) so PostgreSQL matches it to the index icu_contacts_name_order.
+SORT_NAME = Contact.first_name.concat(literal_column("' '")).concat(Contact.last_name)
 
 
 def sort_name_of(contact: Contact) -> str:

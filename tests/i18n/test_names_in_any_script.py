@@ -79,3 +79,18 @@ def test_search_folds_case_in_every_script(client, db_session, query, found):
     page = client.get("/contacts", query_string={"q": query}).data.decode()
     assert found in page
     assert "Ana Sousa" not in page
+
+
+def test_name_order_index_exists_on_postgresql_and_serves_the_list(database, db_session):
+    if database.kind != "postgresql":
+        pytest.skip("SQLite sorts names with the collation registered per connection; it has no ICU index")
+    with database.engine.connect() as connection:
+        names = set(connection.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'contacts'").scalars())
+    assert "icu_contacts_name_order" in names
+    key = collated(SORT_NAME, db_session)
+    stmt = select(Contact.id).order_by(key, Contact.id).limit(51)
+    compiled = stmt.compile(db_session.get_bind())
+    connection = db_session.connection()
+    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a tiny table: make the planner show its choice
+    plan = "\n".join(connection.exec_driver_sql("EXPLAIN " + str(compiled), compiled.params).scalars())
+    assert "icu_contacts_name_order" in plan
