@@ -78,13 +78,13 @@ def zone_of(name: str | None) -> ZoneInfo:
 
 
 def known_locale(name: str | None) -> str:
-    """``name`` when Babel knows it (a user's locale), else English."""
+    """``name`` when Babel knows it (a user's locale), else English; with its region ("pt" → "pt_PT")."""
     try:
         Locale.parse(name or "en")
     except (UnknownLocaleError, ValueError, TypeError):
         log.warning("unknown locale %r; using en", name)
         return "en"
-    return name or "en"
+    return regional(name or "en")
 
 
 MACHINE_DECIMAL = re.compile(r"^-?\d+(\.\d{2})?$")  # what we write into inputs ourselves: 1234.50

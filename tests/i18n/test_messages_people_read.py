@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import enum
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+import time_machine
+from sqlalchemy import select
 
 from crm.auth.models import HandoffRule, Role
-from crm.email.models import EmailStatus, TemplateKind
+from crm.email.models import EmailStatus, OutboundEmail, TemplateKind
 from crm.email.outbox import queue_email
 from crm.email.sender import build_payload
 from crm.handoffs.models import HandoffStatus
 from crm.imports.models import ImportStatus
 from crm.labels import LABELS, label
 from crm.leads.models import LeadStatus, Stage
-from crm.tasks.models import TaskKind, TaskStatus
+from crm.tasks.models import Task, TaskKind, TaskStatus
 from crm.touches.models import Channel, Direction, Outcome
+from jobs import reminders
 from tests import factories as f
 from tests.api_helpers import Api
 
@@ -155,3 +159,21 @@ def test_busy_buttons_and_live_flashes_are_on_every_page(client, db_session):
     page = client.get(f"/leads/{lead.id}").data.decode()
     assert 'data-loading-label="A processar…"' in page and "/static/forms.js" in page
     assert 'aria-live="polite"' in page and 'href="#main"' in page
+
+
+@pytest.mark.parametrize(("locale", "subject", "greeting", "date"), [
+    ("pt", "O seu dia: 1 para hoje, 0 em atraso", "Bom dia, Rita. Eis o seu dia.", "terça-feira, 20 de janeiro de 2026"),
+    ("ru", "Ваш день: на сегодня 1, просрочено 0", "Доброе утро, Rita. Вот ваш день.", "вторник, 20 января 2026\u202fг."),
+])
+def test_morning_digest_is_written_in_the_reps_language(db_session, locale, subject, greeting, date):
+    rep = f.user(Role.REP, f.team(), name="Rita", locale=locale, timezone="Europe/Lisbon")
+    lead = f.lead(rep)
+    eight = datetime(2026, 1, 20, 8, 0, tzinfo=UTC)
+    db_session.add(Task(kind=TaskKind.CALL, title="Ligar", lead_id=lead.id, assignee_id=rep.id,
+                        due_at=eight.replace(hour=11)))
+    db_session.flush()
+    with time_machine.travel(eight, tick=False):
+        assert reminders.run(eight) == 1
+    email = db_session.scalar(select(OutboundEmail).where(OutboundEmail.user_id == rep.id))
+    assert email.subject == subject
+    assert greeting in email.body_text and date in email.body_text
