@@ -44,8 +44,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    flash(_("You are signed out."), "info")  # before signing out: in the user's language, not the browser's
     logout_user()
-    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
 
