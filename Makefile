@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: run test lint migrate scheduler translations clean
+.PHONY: run test lint migrate scheduler translations catalogs clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "Touchline needs $(PY) on PATH (or run: make PY=python3 ...)"; exit 1; }
@@ -22,6 +22,8 @@ MO := $(patsubst %.po,%.mo,$(wildcard crm/translations/*/LC_MESSAGES/messages.po
 
 %.mo: %.po $(STAMP)
 	$(BIN)/pybabel -q compile --use-fuzzy -i $< -o $@
+
+catalogs: $(STAMP) $(MO)
 
 run: $(STAMP) $(MO)
 	$(BIN)/flask crm migrate
