@@ -40,7 +40,7 @@ def lead_visibility(user: User):
         members = _team_members(user.team_id)
         return or_(Lead.team_id == user.team_id, Lead.owner_id.in_(members), Lead.field_owner_id.in_(members))
     if user.role == Role.FIELD:
-        handed = exists().where(Handoff.lead_id == Lead.id, Handoff.to_user_id == user.id)
+        handed = exists().where(Handoff.lead_id == Lead.id, Handoff.to_user_id == user.id, handoff_reached_field())
         return or_(Lead.field_owner_id == user.id, handed)
     pool_team = Lead.team_id.is_(None) if user.team_id is None else or_(
         Lead.team_id == user.team_id, Lead.team_id.is_(None)
@@ -149,6 +149,8 @@ def handoff_visibility(user: User):
     if user.role == Role.MANAGER and user.team_id is not None:
         members = _team_members(user.team_id)
         return or_(Handoff.from_user_id.in_(members), Handoff.to_user_id.in_(members))
+    if user.role == Role.FIELD:
+        return and_(Handoff.to_user_id == user.id, handoff_reached_field())
     return or_(Handoff.from_user_id == user.id, Handoff.to_user_id == user.id)
 
 
@@ -157,6 +159,53 @@ def get_handoff(user: User, handoff_id: int) -> Handoff:
     if handoff is None:
         raise NotFound(str(_l("No such hand-off.")))
     return handoff
+
+
+# --- Hand-offs (issue 7): who hands off, approves, accepts and sends back -----------------------------------------
+
+def handoff_reached_field():
+    """A field rep sees a hand-off once it reached them: not while it awaits (or was refused) approval."""
+    from crm.handoffs.models import HandoffStatus
+
+    return Handoff.status.in_([HandoffStatus.PENDING, HandoffStatus.ACCEPTED, HandoffStatus.REJECTED])
+
+
+def can_hand_off(user: User, lead: Lead) -> bool:
+    """Inside reps (leads they may change), managers (their team's) and admins hand leads off; field reps do not."""
+    return user.role in (Role.REP, Role.MANAGER, Role.ADMIN) and can_change_lead(user, lead)
+
+
+def check_may_hand_off(user: User, lead: Lead) -> None:
+    if user.role not in (Role.REP, Role.MANAGER, Role.ADMIN):
+        raise AccessDenied(str(_l("Only inside sales and managers hand leads off.")), code="forbidden_role")
+    if not can_change_lead(user, lead):
+        raise AccessDenied(str(_l("You may look at this lead but not change it.")))
+
+
+def can_approve_handoff(user: User, handoff: Handoff) -> bool:
+    """Admins, and managers of the hand-off's team (the lead's, else the inside rep's)."""
+    if user.role == Role.ADMIN:
+        return True
+    if user.role != Role.MANAGER or user.team_id is None:
+        return False
+    team_id = handoff.lead.team_id if handoff.lead.team_id is not None else \
+        (handoff.from_user.team_id if handoff.from_user is not None else None)
+    return team_id == user.team_id
+
+
+def check_can_approve_handoff(user: User, handoff: Handoff) -> None:
+    if not can_approve_handoff(user, handoff):
+        raise AccessDenied(str(_l("Only a manager of the team approves or refuses this hand-off.")))
+
+
+def can_decide_handoff(user: User, handoff: Handoff) -> bool:
+    """Accepting or sending back is for the field rep it is meant for, no one else."""
+    return handoff.to_user_id is not None and handoff.to_user_id == user.id
+
+
+def check_can_decide_handoff(user: User, handoff: Handoff) -> None:
+    if not can_decide_handoff(user, handoff):
+        raise AccessDenied(str(_l("This hand-off is meant for someone else.")), code="not_your_handoff")
 
 
 def report_scope(user: User, *, team_id: int | None = None, rep_id: int | None = None) -> dict:
@@ -240,7 +289,7 @@ def navigation_for(user: User) -> list[tuple[str, str]]:
     items = {
         Role.REP: [("dashboard.index", _l("Dashboard")), ("queue.index", _l("Queue")),
                    ("contacts.index", _l("Contacts")), ("leads.index", _l("Leads")), ("tasks.index", _l("Tasks")),
-                   ("email.outbox", _l("Outbox"))],
+                   ("email.outbox", _l("Outbox")), ("handoffs.index", _l("Hand-offs"))],
         Role.FIELD: [("dashboard.index", _l("Dashboard")), ("handoffs.index", _l("Hand-offs")),
                      ("leads.index", _l("Leads")), ("tasks.index", _l("Tasks"))],
         Role.MANAGER: [("dashboard.index", _l("Dashboard")), ("leads.index", _l("Leads")),

@@ -44,7 +44,7 @@ def contact_timeline(contact: Contact, *, channel: Channel | str | None = None, 
     tasks = select(Task).where(or_(Task.contact_id == contact.id, Task.lead_id.in_(lead_ids))) \
         .options(selectinload(Task.assignee))
     handoffs = select(Handoff).where(Handoff.lead_id.in_(lead_ids)) \
-        .options(selectinload(Handoff.from_user), selectinload(Handoff.to_user))
+        .options(selectinload(Handoff.from_user), selectinload(Handoff.to_user), selectinload(Handoff.approved_by))
     if before:
         changes = changes.where(StageChange.changed_at < before)
         tasks = tasks.where(Task.created_at < before)

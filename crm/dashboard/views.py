@@ -48,5 +48,8 @@ def task_counts(user) -> dict[str, int]:
 @bp.get("/")
 @login_required
 def index():
+    from crm.handoffs.service import dashboard_summary
+
     return render_template("dashboard/index.html", pipeline=pipeline_counts(current_user),
-                           tasks=task_counts(current_user), stages=[s.value for s in STAGE_ORDER])
+                           tasks=task_counts(current_user), stages=[s.value for s in STAGE_ORDER],
+                           handoffs=dashboard_summary(current_user))
