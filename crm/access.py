@@ -12,6 +12,7 @@ A record the user may not see answers NotFound (404), exactly like a missing one
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, false, or_, select, true
 
@@ -232,12 +233,12 @@ def check_assignable(user: User, owner: User | None) -> None:
     if owner is None:
         return
     if owner.role != Role.REP or not owner.active:
-        raise AccessDenied(str(_l("Leads are owned by active inside-sales reps.")), fields={"owner_id": "Not an active rep."})
+        raise AccessDenied(str(_l("Leads are owned by active inside-sales reps.")), fields={"owner_id": _("Not an active rep.")})
     if user.role == Role.ADMIN or (user.role == Role.MANAGER and owner.team_id == user.team_id and user.team_id):
         return
     if user.id == owner.id:
         return
-    raise AccessDenied(str(_l("You cannot give leads to that rep.")), fields={"owner_id": "Not yours to assign to."})
+    raise AccessDenied(str(_l("You cannot give leads to that rep.")), fields={"owner_id": _("Not yours to assign to.")})
 
 
 def require_import(user: User) -> None:

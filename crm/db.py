@@ -7,6 +7,7 @@ functions here with a SQLite branch, so callers never test the dialect.
 from __future__ import annotations
 
 import enum
+import functools
 import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,6 +15,7 @@ from decimal import Decimal
 from sqlalchemy import DateTime, Enum, MetaData, Numeric, event, func
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+from sqlalchemy.sql.elements import Grouping
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -97,6 +99,8 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
     dbapi_connection.isolation_level = None
     # SQLite's lower() folds only ASCII; names in Cyrillic or with accents must search too.
     dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+    # SQLite sorts by code point ("Zoë" before "Álvaro", Cyrillic after everything); see collated().
+    dbapi_connection.create_collation(SQLITE_COLLATION, _unicode_compare)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -107,6 +111,40 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
 
 def _unicode_lower(value):
     return value.lower() if isinstance(value, str) else value
+
+
+# Names sort by the Unicode Collation Algorithm's root order on both databases, so a list
+# reads the same to a Portuguese, Romanian or Russian user: accents and case after the base
+# letter ("Álvaro" next to "Alberto", not after "Zoë"), Latin before Greek, Cyrillic, then CJK.
+# PostgreSQL: ICU's root collation, which PostgreSQL 15 builds with ICU ships as "und-x-icu".
+# SQLite: pyuca (the same algorithm and table, pure Python), registered on every connection.
+POSTGRESQL_COLLATION = "und-x-icu"
+SQLITE_COLLATION = "unicode"
+_collator = None
+
+
+@functools.lru_cache(maxsize=65536)
+def unicode_sort_key(value: str) -> tuple:
+    """The UCA sort key of ``value`` (cached: a sort compares each name many times)."""
+    global _collator
+    if _collator is None:
+        import pyuca
+
+        _collator = pyuca.Collator()
+    return _collator.sort_key(value)
+
+
+def _unicode_compare(left: str, right: str) -> int:
+    a, b = unicode_sort_key(left), unicode_sort_key(right)
+    if a == b:
+        return (left > right) - (left < right)  # a total order, as PostgreSQL's deterministic collation
+    return -1 if a < b else 1
+
+
+def collated(expr, session):
+    """``expr`` (a name) compared and sorted in the locale-aware order described above."""
+    # In brackets: COLLATE binds tighter than ||, and a name is often first || ' ' || last.
+    return Grouping(expr).collate(POSTGRESQL_COLLATION if is_postgresql(session) else SQLITE_COLLATION)
 
 
 @event.listens_for(Engine, "begin")

@@ -1,8 +1,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DecimalField, EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, NumberRange, Optional
+
+from crm.i18n import LocalDecimalField
 
 ROLE_CHOICES = [SelectChoice("rep", _l("Inside-sales rep")), SelectChoice("field", _l("Field-sales rep")),
                 SelectChoice("manager", _l("Manager")), SelectChoice("admin", _l("Admin"))]
@@ -18,7 +20,7 @@ class UserForm(FlaskForm):
                           validate_choice=False)
     timezone = StringField(_l("Time zone"), default="Europe/Lisbon", validators=[DataRequired()])
     locale = SelectField(_l("Language"), choices=LOCALE_CHOICES)
-    hourly_cost = DecimalField(_l("Hourly cost"), default=0, places=2, validators=[Optional(), NumberRange(min=0)])
+    hourly_cost = LocalDecimalField(_l("Hourly cost"), default=0, places=2, validators=[Optional(), NumberRange(min=0)])
     capacity = IntegerField(_l("Open-lead cap"), validators=[Optional(), NumberRange(min=0)],
                             description=_l("Round-robin skips a rep with this many open leads. Empty: no cap."))
     territory = StringField(_l("Territory (country codes)"), validators=[Optional()],

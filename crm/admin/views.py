@@ -6,13 +6,14 @@ from flask import Blueprint, current_app, flash, redirect, render_template, url_
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
 from crm import access
 from crm.admin.forms import LostReasonForm, TeamForm, UserForm
 from crm.auth import service as auth
-from crm.auth.models import Team, User
+from crm.auth.models import Role, Team, User
+from crm.db import collated
 from crm.errors import DomainError, NotFound
 from crm.extensions import db
 from crm.leads import service as leads
@@ -45,15 +46,35 @@ def _apply_errors(form, exc: DomainError) -> None:
         flash(exc.message, "danger")
 
 
+def first_steps() -> list[tuple[str, str, bool]]:
+    """What a new installation needs, in order: (endpoint, what to do, done?)."""
+    from crm.email.models import EmailTemplate
+
+    teams = db.session.scalar(select(func.count()).select_from(Team)) or 0
+    reps = db.session.scalar(select(func.count()).select_from(User).where(User.role != Role.ADMIN)) or 0
+    reasons = db.session.scalar(select(func.count()).select_from(LostReason)) or 0
+    templates = db.session.scalar(select(func.count()).select_from(EmailTemplate)) or 0
+    steps = [
+        ("admin.teams", _("Create a team and set its time zone (Teams → the team)."), teams > 0),
+        ("admin.new_user", _("Add your reps and managers, each with a team and language."), reps > 0),
+        ("admin.lost_reasons", _("List the reasons a lead can be lost."), reasons > 0),
+        ("email.templates", _("Write the follow-up email for leads never reached."), templates > 0),
+        ("imports.index", _("Import your contacts and leads from a CSV file."), None),
+    ]
+    return [(e, text, done) for e, text, done in steps if e in current_app.view_functions]
+
+
 @bp.get("/")
 def index():
     pages = [(e, label, hint) for e, label, hint in FEATURE_PAGES if e in current_app.view_functions]
-    return render_template("admin/index.html", pages=pages)
+    steps = first_steps()
+    setting_up = any(done is False for _e, _text, done in steps)
+    return render_template("admin/index.html", pages=pages, steps=steps, setting_up=setting_up)
 
 
 @bp.get("/users")
 def users():
-    rows = db.session.scalars(select(User).order_by(User.active.desc(), User.name)).all()
+    rows = db.session.scalars(select(User).order_by(User.active.desc(), collated(User.name, db.session), User.id)).all()
     return render_template("admin/users.html", users=rows)
 
 

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
@@ -58,14 +60,14 @@ def authenticate():
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _sep, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return _error(401, "unauthorized", "Send 'Authorization: Bearer <token>'; make one with `crm create-token`.")
+        return _error(401, "unauthorized", _("Send 'Authorization: Bearer <token>'; make one with `crm create-token`."))
     row = db.session.scalar(
         select(ApiToken).where(ApiToken.token_hash == token_digest(token.strip()), ApiToken.revoked_at.is_(None))
     )
     if row is None or not row.user.active:
-        return _error(401, "unauthorized", "That token is unknown, revoked, or its user is deactivated.")
+        return _error(401, "unauthorized", _("That token is unknown, revoked, or its user is deactivated."))
     now = datetime.now(UTC)
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         row.last_used_at = now  # at most once a minute: no write on every request
@@ -81,24 +83,52 @@ def _field_path(loc: tuple) -> str:
 def validation_fields(exc: ValidationError) -> dict[str, str]:
     fields: dict[str, str] = {}
     for err in exc.errors(include_url=False):
-        fields.setdefault(_field_path(err["loc"]), err["msg"])
+        fields.setdefault(_field_path(err["loc"]), _field_message(err))
     return fields
+
+
+def _field_message(err: dict) -> str:
+    """Pydantic's message for one field, in the request's language for the common kinds of mistake."""
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    if kind == "missing":
+        return _("Required.")
+    if kind == "string_too_long" and "max_length" in ctx:
+        return ngettext("At most %(num)d character.", "At most %(num)d characters.", ctx["max_length"])
+    if kind == "string_too_short" and "min_length" in ctx:
+        return ngettext("At least %(num)d character.", "At least %(num)d characters.", ctx["min_length"])
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return _("A whole number.")
+    if kind in ("decimal_parsing", "decimal_type", "float_parsing", "float_type"):
+        return _("A number.")
+    if kind == "greater_than_equal" and "ge" in ctx:
+        return _("%(limit)s or more.", limit=ctx["ge"])
+    if kind == "less_than_equal" and "le" in ctx:
+        return _("%(limit)s or less.", limit=ctx["le"])
+    if kind == "extra_forbidden":
+        return _("Not a field of this request.")
+    return err["msg"]
+
+
+def _body_limit() -> str:
+    limit = current_app.config["API_MAX_BODY"]
+    return ngettext("Bodies are limited to %(num)d byte.", "Bodies are limited to %(num)d bytes.", limit)
 
 
 def _parse_body(model: type[BaseModel]):
     if request.content_length and request.content_length > current_app.config["API_MAX_BODY"]:
-        return None, _error(413, "payload_too_large", f"Bodies are limited to {current_app.config['API_MAX_BODY']} bytes.")
+        return None, _error(413, "payload_too_large", _body_limit())
     raw = request.get_data(cache=True)
     if len(raw) > current_app.config["API_MAX_BODY"]:
-        return None, _error(413, "payload_too_large", f"Bodies are limited to {current_app.config['API_MAX_BODY']} bytes.")
+        return None, _error(413, "payload_too_large", _body_limit())
     if not request.is_json:
-        return None, _error(415, "unsupported_media_type", "Send the body as JSON with 'Content-Type: application/json'.")
+        return None, _error(415, "unsupported_media_type", _("Send the body as JSON with 'Content-Type: application/json'."))
     try:
         return model.model_validate_json(raw or b"null"), None
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
-            return None, _error(400, "invalid_json", "The body is not valid JSON.")
-        return None, _error(422, "validation_error", "Some fields are missing or wrong.", validation_fields(exc))
+            return None, _error(400, "invalid_json", _("The body is not valid JSON."))
+        return None, _error(422, "validation_error", _("Some fields are missing or wrong."), validation_fields(exc))
 
 
 def _parse_query(model: type[BaseModel]):
@@ -109,7 +139,7 @@ def _parse_query(model: type[BaseModel]):
     try:
         return model.model_validate(data), None
     except ValidationError as exc:
-        return None, _error(422, "validation_error", "Some query parameters are wrong.", validation_fields(exc))
+        return None, _error(422, "validation_error", _("Some query parameters are wrong."), validation_fields(exc))
 
 
 def endpoint(rule: str, method: str = "GET", *, summary: str, tags: list[str], body: type[BaseModel] | None = None,

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from crm.api.blueprint import token_digest
@@ -43,13 +45,13 @@ def check_password(user: User, password: str) -> bool:
 def password_problem(password: str, email: str = "") -> str | None:
     """Why a password is too weak, or None when it will do."""
     if not password or not password.strip():
-        return "A password is required."
+        return _("A password is required.")
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+        return ngettext("Use at least %(num)d character.", "Use at least %(num)d characters.", MIN_PASSWORD_LENGTH)
     if password.lower() in COMMON_PASSWORDS or len(set(password)) < 4:
-        return "That password is too easy to guess."
+        return _("That password is too easy to guess.")
     if email and password.lower() == email.lower():
-        return "The password must not be the email address."
+        return _("The password must not be the email address.")
     return None
 
 
@@ -57,14 +59,16 @@ def normalise_email(raw: str, *, check_deliverability: bool = False) -> str:
     try:
         return validate_email(raw.strip(), check_deliverability=check_deliverability).normalized.lower()
     except EmailNotValidError as exc:
-        raise ValidationFailed(str(exc), fields={"email": str(exc)}) from exc
+        message = _("%(address)s is not an email address we can use.", address=raw.strip()[:254])
+        raise ValidationFailed(message, fields={"email": message}) from exc
 
 
 def check_timezone(name: str, field: str = "timezone") -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationFailed(f"Unknown time zone {name!r}.", fields={field: "Use an IANA name such as Europe/Lisbon."}) from exc
+        raise ValidationFailed(_("Unknown time zone “%(name)s”.", name=name),
+                               fields={field: _("Use an IANA name such as Europe/Lisbon.")}) from exc
     return name
 
 
@@ -84,13 +88,13 @@ def create_user(email: str, password: str, role: Role | str, *, name: str | None
     try:
         role = Role(role)
     except ValueError as exc:
-        raise ValidationFailed("Unknown role.", fields={"role": "One of rep, field, manager, admin."}) from exc
+        raise ValidationFailed(_("Unknown role."), fields={"role": _("One of rep, field, manager, admin.")}) from exc
     problem = password_problem(password, email)
     if problem:
         raise ValidationFailed(problem, fields={"password": problem})
     check_timezone(timezone)
     if db.session.scalar(select(User.id).where(User.email == email)):
-        raise Conflict(f"A user with {email} already exists.", fields={"email": "Already taken."})
+        raise Conflict(_("A user with %(email)s already exists.", email=email), fields={"email": _("Already taken.")})
     user = User(
         email=email, name=(name or email.split("@")[0]).strip(), password_hash=hash_password(password), role=role,
         team=get_or_create_team(team) if team else None, timezone=timezone, locale=locale,
@@ -130,15 +134,15 @@ def update_user(user: User, *, actor=None, password: str | None = None, **fields
         try:
             fields["role"] = Role(fields["role"])
         except ValueError as exc:
-            raise ValidationFailed("Unknown role.", fields={"role": "One of rep, field, manager, admin."}) from exc
+            raise ValidationFailed(_("Unknown role."), fields={"role": _("One of rep, field, manager, admin.")}) from exc
     if fields.get("capacity") is not None and fields["capacity"] < 0:
-        raise ValidationFailed("Capacity cannot be negative.", fields={"capacity": "0 or more, or empty for no cap."})
+        raise ValidationFailed(_("Capacity cannot be negative."), fields={"capacity": _("0 or more, or empty for no cap.")})
     if fields.get("hourly_cost") is not None and fields["hourly_cost"] < 0:
-        raise ValidationFailed("Hourly cost cannot be negative.", fields={"hourly_cost": "0 or more."})
+        raise ValidationFailed(_("Hourly cost cannot be negative."), fields={"hourly_cost": _("0 or more.")})
     demoting = fields.get("active") is False or fields.get("role", user.role) != user.role
     if actor is not None and actor.id == user.id and demoting:
-        raise ValidationFailed("You cannot deactivate yourself or change your own role.",
-                               fields={"role": "Ask another admin."})
+        raise ValidationFailed(_("You cannot deactivate yourself or change your own role."),
+                               fields={"role": _("Ask another admin.")})
     for name, value in fields.items():
         if getattr(user, name) != value:
             changes[name] = value
@@ -162,15 +166,16 @@ def update_team(team: Team, *, actor=None, **fields) -> Team:
     name = fields.get("name")
     if name is not None:
         if not name.strip():
-            raise ValidationFailed("A team needs a name.", fields={"name": "Required."})
+            raise ValidationFailed(_("A team needs a name."), fields={"name": _("Required.")})
         clash = db.session.scalar(select(Team.id).where(func.lower(Team.name) == name.strip().lower(), Team.id != team.id))
         if clash:
-            raise Conflict("Another team has that name.", fields={"name": "Already taken."})
+            raise Conflict(_("Another team has that name."), fields={"name": _("Already taken.")})
         fields["name"] = name.strip()
     limits = {"speed_to_lead_seconds": (1, 86400 * 7), "handoff_sla_hours": (1, 24 * 30), "handoff_min_criteria": (0, 4)}
     for key, (low, high) in limits.items():
         if key in fields and not (low <= fields[key] <= high):
-            raise ValidationFailed(f"{key} must be between {low} and {high}.", fields={key: f"Between {low} and {high}."})
+            raise ValidationFailed(_("%(setting)s must be between %(low)d and %(high)d.", setting=key, low=low, high=high),
+                                   fields={key: _("Between %(low)d and %(high)d.", low=low, high=high)})
     changes = {k: v for k, v in fields.items() if getattr(team, k) != v}
     for name, value in changes.items():
         setattr(team, name, value)

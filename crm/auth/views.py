@@ -27,7 +27,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], error_message="Too many sign-in attempts.")
+@limiter.limit(_login_limit, methods=["POST"], error_message=lambda: _("Too many attempts. Wait a minute before trying again."))
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.index"))
@@ -44,8 +44,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    flash(_("You are signed out."), "info")  # before signing out: in the user's language, not the browser's
     logout_user()
-    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -150,7 +151,7 @@ def patch_contact(contact_id: int, body: ContactPatch):
 def merge_contact(contact_id: int, body: MergeIn):
     user = current_api_user()
     if not access.may_merge_contacts(user):
-        raise AccessDenied("Only managers and admins merge contacts.")
+        raise AccessDenied(_("Only managers and admins merge contacts."))
     survivor = access.get_contact(user, contact_id)
     duplicate = access.get_contact(user, body.duplicate_id)
     return contact_out(service.merge_contacts(survivor, duplicate, actor=user))
@@ -181,7 +182,7 @@ def create_account(body: AccountIn):
 def get_account(account_id: int):
     account = db.session.get(Account, account_id)
     if account is None:
-        raise NotFound("No such account.")
+        raise NotFound(_("No such account."))
     return AccountOut.model_validate(account, from_attributes=True)
 
 
@@ -190,7 +191,7 @@ def get_account(account_id: int):
 def export_contact_data(contact_id: int):
     user = current_api_user()
     if not access.may_handle_data_requests(user):
-        raise AccessDenied("Only managers and admins answer data requests.")
+        raise AccessDenied(_("Only managers and admins answer data requests."))
     return privacy.export_contact(access.get_contact(user, contact_id), actor=user)
 
 
@@ -199,5 +200,5 @@ def export_contact_data(contact_id: int):
 def erase_contact_data(contact_id: int):
     user = current_api_user()
     if not access.may_handle_data_requests(user):
-        raise AccessDenied("Only managers and admins answer data requests.")
+        raise AccessDenied(_("Only managers and admins answer data requests."))
     return contact_out(privacy.erase_contact(access.get_contact(user, contact_id), actor=user))

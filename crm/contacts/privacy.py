@@ -7,6 +7,7 @@ up in the reports. Both are audited.
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from crm.audit.service import record
@@ -58,7 +59,7 @@ def export_contact(contact: Contact, *, actor) -> dict:
 def erase_contact(contact: Contact, *, actor) -> Contact:
     """Anonymise ``contact`` and what they said; keep the history's shape for reports."""
     if contact.erased_at is not None:
-        raise ValidationFailed("This contact was already erased.", fields={"contact": "Already erased."})
+        raise ValidationFailed(_("This contact was already erased."), fields={"contact": _("Already erased.")})
     contact.first_name, contact.last_name = "Erased", f"contact #{contact.id}"
     contact.email = contact.phone = contact.country = None
     contact.account_id = None

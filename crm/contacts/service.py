@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 from flask import current_app
+from flask_babel import gettext as _
 from phonenumbers import timezone as phone_timezones
 from sqlalchemy import func, or_, select, update
 
@@ -21,9 +22,11 @@ def _parse_phone(raw: str, region: str | None, field: str) -> phonenumbers.Phone
     try:
         number = phonenumbers.parse(raw.strip(), region)
     except phonenumbers.NumberParseException as exc:
-        raise ValidationFailed(f"{raw!r} is not a phone number.", fields={field: "Not a phone number."}) from exc
+        raise ValidationFailed(_("“%(phone)s” is not a phone number.", phone=raw),
+                               fields={field: _("Not a phone number.")}) from exc
     if not phonenumbers.is_valid_number(number):
-        raise ValidationFailed(f"{raw!r} is not a valid phone number.", fields={field: "Not a valid phone number."})
+        raise ValidationFailed(_("“%(phone)s” is not a valid phone number.", phone=raw),
+                               fields={field: _("Not a valid phone number.")})
     return number
 
 
@@ -111,10 +114,10 @@ def clean_contact_fields(*, first_name: str | None, last_name: str | None = "", 
     try:
         out["timezone"] = check_timezone(zone)
     except ValidationFailed:
-        errors[prefix + "timezone"] = "Use an IANA name such as Europe/Lisbon."
+        errors[prefix + "timezone"] = _("Use an IANA name such as Europe/Lisbon.")
     out["locale"] = (locale or "en").strip()[:10] or "en"
     if errors:
-        raise ValidationFailed("Some contact fields are wrong.", fields=errors)
+        raise ValidationFailed(_("Some contact fields are wrong."), fields=errors)
     return out
 
 
@@ -142,8 +145,10 @@ def update_contact(contact: Contact, *, actor=None, account: str | None = None, 
     clean = clean_contact_fields(**merged)
     other, on = find_existing(clean["email"], clean["phone"])
     if other is not None and other.id != contact.id:
-        raise ValidationFailed(f"Another contact already has this {on}: {other.full_name} (#{other.id}).",
-                               fields={on: f"Already used by contact #{other.id}; merge them instead."})
+        raise ValidationFailed(_("Another contact already has this %(field)s: %(name)s (#%(id)d).",
+                                 field=_("email address") if on == "email" else _("phone number"),
+                                 name=other.full_name, id=other.id),
+                               fields={on: _("Already used by contact #%(id)d; merge them instead.", id=other.id)})
     changes = {}
     for name in (*CONTACT_FIELDS, "country"):
         if name == "country" and not clean.get("phone"):
@@ -177,9 +182,9 @@ def merge_contacts(survivor: Contact, duplicate: Contact, *, actor=None) -> Cont
     from crm.touches.models import Survey, Touch
 
     if survivor.id == duplicate.id:
-        raise ValidationFailed("A contact cannot be merged into itself.", fields={"duplicate_id": "Pick another contact."})
+        raise ValidationFailed(_("A contact cannot be merged into itself."), fields={"duplicate_id": _("Pick another contact.")})
     if duplicate.merged_into_id is not None:
-        raise ValidationFailed("That contact was already merged.", fields={"duplicate_id": "Already merged."})
+        raise ValidationFailed(_("That contact was already merged."), fields={"duplicate_id": _("Already merged.")})
     moved = {}
     for model in (Lead, Touch, Task, OutboundEmail, Survey):
         result = db.session.execute(

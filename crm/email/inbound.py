@@ -26,6 +26,7 @@ from email.parser import BytesParser, HeaderParser
 from email.utils import getaddresses, parseaddr
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -95,11 +96,11 @@ class InboundEmail:
 def read_form(body: bytes, content_type: str) -> tuple[dict[str, bytes], list[tuple[str, str, str, bytes]]]:
     """Fields as raw bytes, and files as (field, filename, content type, bytes), from a multipart body."""
     if not content_type.lower().startswith("multipart/form-data") or "boundary=" not in content_type.lower():
-        raise ValidationFailed("Inbound Parse posts multipart/form-data.", fields={"content_type": content_type[:100]})
+        raise ValidationFailed(_("Inbound Parse posts multipart/form-data."), fields={"content_type": content_type[:100]})
     envelope = b"Content-Type: " + content_type.encode("latin-1") + b"\r\nMIME-Version: 1.0\r\n\r\n"
     message = BytesParser(policy=policy.HTTP).parsebytes(envelope + body)
     if not message.is_multipart():
-        raise ValidationFailed("The form could not be read.", fields={"body": "Not a multipart body."})
+        raise ValidationFailed(_("The form could not be read."), fields={"body": _("Not a multipart body.")})
     fields: dict[str, bytes] = {}
     files: list[tuple[str, str, str, bytes]] = []
     for part in message.iter_parts():
@@ -145,9 +146,9 @@ def parse_inbound(fields: dict[str, bytes], files: list[tuple[str, str, str, byt
     sender_name, sender_email = parseaddr(text("from"))
     sender_email = sender_email.strip().lower()
     if "@" not in sender_email:
-        raise ValidationFailed("The email has no sender address.", fields={"from": "No address."})
+        raise ValidationFailed(_("The email has no sender address."), fields={"from": _("No address.")})
     headers: Message = HeaderParser(policy=policy.default).parsestr(text("headers") or "")
-    to = [addr.lower() for _, addr in getaddresses([text("to"), text("cc")]) if addr]
+    to = [addr.lower() for _name, addr in getaddresses([text("to"), text("cc")]) if addr]
     try:
         envelope = json.loads(text("envelope") or "{}")
         to += [str(a).lower() for a in envelope.get("to", []) if a]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -41,7 +42,7 @@ def find_template(key: str, locale: str | None) -> EmailTemplate:
     for candidate in candidates:
         if candidate in by_locale:
             return by_locale[candidate]
-    raise NotFound(f"There is no email template {key!r}.", code="template_missing")
+    raise NotFound(_("There is no email template “%(key)s”.", key=key), code="template_missing")
 
 
 def queue_email(*, idempotency_key: str, to_email: str | None = None, contact: Contact | None = None, lead=None,
@@ -58,14 +59,14 @@ def queue_email(*, idempotency_key: str, to_email: str | None = None, contact: C
         return existing
     address = (to_email or (contact.email if contact else None) or "").strip().lower()
     if not address:
-        raise EmailBlocked("This contact has no email address.", fields={"to": "No email address."})
+        raise EmailBlocked(_("This contact has no email address."), fields={"to": _("No email address.")})
     if is_suppressed(address):
-        raise EmailBlocked(f"{address} is on the suppression list.", fields={"to": "Suppressed address."})
+        raise EmailBlocked(_("%(address)s is on the suppression list.", address=address), fields={"to": _("Suppressed address.")})
     if template_key:
         template = find_template(template_key, contact.locale if contact else None)
         subject, body, kind = template.subject, template.body, template.kind
     if kind == TemplateKind.MARKETING and contact is not None and contact.email_opt_out:
-        raise EmailBlocked("This contact opted out of marketing email.", fields={"to": "Opted out."})
+        raise EmailBlocked(_("This contact opted out of marketing email."), fields={"to": _("Opted out.")})
     reply_token = secrets.token_urlsafe(16)
     context = template_context(contact, lead, user, unsubscribe_url=unsubscribe_url(reply_token))
     context.update(extra_context or {})

@@ -6,6 +6,7 @@ the database or anything else; a name outside those fields fails at save time.
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
@@ -55,7 +56,8 @@ def render(subject: str, body: str, context: dict) -> tuple[str, str, str]:
             out.append(_env.from_string(source).render(context))
         except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
             # Runtime errors too ({{ 1/0 }}, a range the sandbox refuses): a bad template, not a crash.
-            raise ValidationFailed(f"The template's {field} cannot be used: {exc}", fields={field: str(exc)}) from exc
+            raise ValidationFailed(_("The template's %(field)s cannot be used: %(problem)s", field=field, problem=exc),
+                                   fields={field: str(exc)}) from exc
     subject_text = " ".join(out[0].split())
     html = "<br>\n".join(str(escape(line)) for line in out[1].splitlines())
     return subject_text, out[1], f"<div>{html}</div>"

@@ -39,6 +39,7 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 
 from flask import current_app
+from markupsafe import escape
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import CustomArg, From, Header, Mail, ReplyTo, To
@@ -52,6 +53,7 @@ from crm.email.models import EmailStatus, OutboundEmail, TemplateKind
 from crm.email.outbox import unsubscribe_url
 from crm.email.service import NO_API_KEY, UNKNOWN_OUTCOME, blocked_reasons
 from crm.extensions import db
+from crm.i18n import gettext_in
 from crm.leads.models import Lead
 from crm.touches.models import Channel, Direction, Outcome, Touch
 from crm.touches.service import log_touch, log_touches
@@ -181,7 +183,7 @@ def send_batch(client: SendGridAPIClient, batch: list[Claimed], lease: datetime,
         payloads = {}
         for claimed in group:
             try:
-                payloads[claimed.message.id] = build_payload(claimed.message)
+                payloads[claimed.message.id] = build_payload(claimed.message, getattr(claimed.contact, "locale", None))
             except Exception as exc:  # one message we cannot even build must not hold up (or lose) the others
                 log.exception("cannot build the Mail Send request for outbound email %s", claimed.message.id)
                 problem = ("The message contains something that looks like a SendGrid API key; not sent."
@@ -336,8 +338,11 @@ def _loaded_rows_survive_commits():
 
 # --- the Mail Send request -----------------------------------------------------------------------
 
-def build_payload(message: OutboundEmail) -> dict:
-    """The v3 Mail Send body: our id in custom_args, Reply-To with the token, one-click unsubscribe."""
+def build_payload(message: OutboundEmail, locale: str | None = None) -> dict:
+    """The v3 Mail Send body: our id in custom_args, Reply-To with the token, one-click unsubscribe.
+
+    ``locale`` is the contact's: the unsubscribe line we add is in their language.
+    """
     from_name, from_address = parseaddr(message.from_email)
     text, html = message.body_text, message.body_html
     headers = {"Message-ID": thread_message_id(message)}
@@ -345,10 +350,11 @@ def build_payload(message: OutboundEmail) -> dict:
         link = unsubscribe_url(message.reply_token)
         headers["List-Unsubscribe"] = f"<{link}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        word = gettext_in(locale, "Unsubscribe")
         if link not in text:
-            text = f"{text}\n\n--\nUnsubscribe: {link}"
+            text = f"{text}\n\n--\n{word}: {link}"
         if link not in html:
-            html = f'{html}\n<p style="font-size:12px;color:#666"><a href="{link}">Unsubscribe</a></p>'
+            html = f'{html}\n<p style="font-size:12px;color:#666"><a href="{link}">{escape(word)}</a></p>'
     mail = Mail(from_email=From(from_address, from_name or None), to_emails=To(message.to_email),
                 subject=message.subject, plain_text_content=text, html_content=html or None)
     if message.reply_to:

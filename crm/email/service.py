@@ -19,12 +19,15 @@ from crm.email.models import EmailStatus, EmailTemplate, OutboundEmail, Suppress
 from crm.email.rendering import check_template
 from crm.errors import Conflict, ValidationFailed
 from crm.extensions import db
+from crm.i18n import N_
+from crm.labels import label
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,79}$")
 LOCALE_PATTERN = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
-NO_API_KEY = "not sent (no API key)"
-UNKNOWN_OUTCOME = ("outcome unknown: the sender stopped while handing this message to SendGrid, so it is "
-                   "not sent again automatically")
+# Stored on the message by the sender (in English); the outbox shows them translated.
+NO_API_KEY = N_("not sent (no API key)")
+UNKNOWN_OUTCOME = N_("outcome unknown: the sender stopped while handing this message to SendGrid, so it is "
+                      "not sent again automatically")
 
 
 # --- templates -----------------------------------------------------------------------------------
@@ -139,13 +142,7 @@ def status_label(message: OutboundEmail, now: datetime | None = None) -> str:
         return _("outcome unknown")
     if message.status == EmailStatus.QUEUED and message.attempts:
         return _("retrying (attempt %(n)d failed)", n=message.attempts)
-    return {
-        EmailStatus.QUEUED: _("queued"), EmailStatus.SENDING: _("sending"), EmailStatus.SENT: _("sent"),
-        EmailStatus.DEFERRED: _("deferred"), EmailStatus.DELIVERED: _("delivered"), EmailStatus.OPENED: _("opened"),
-        EmailStatus.CLICKED: _("clicked"), EmailStatus.BOUNCED: _("bounced"), EmailStatus.DROPPED: _("dropped"),
-        EmailStatus.SPAM: _("marked as spam"), EmailStatus.UNSUBSCRIBED: _("unsubscribed"),
-        EmailStatus.FAILED: _("failed"), EmailStatus.SUPPRESSED: _("suppressed"),
-    }[message.status]
+    return label(message.status)
 
 
 def can_send_again(message: OutboundEmail, now: datetime | None = None) -> bool:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
 from sqlalchemy import func, insert, or_, select
 
 from crm.audit.service import record
@@ -130,9 +131,9 @@ def sniff(path: str) -> Sniffed:
     with open(path, "rb") as fh:
         head = fh.read(64 * 1024)
     if not head.strip():
-        raise ValidationFailed("The file is empty.", fields={"file": "The file is empty."})
+        raise ValidationFailed(_("The file is empty."), fields={"file": _("The file is empty.")})
     if b"\x00" in head:
-        raise ValidationFailed("This is not a CSV text file.", fields={"file": "Upload a .csv file."})
+        raise ValidationFailed(_("This is not a CSV text file."), fields={"file": _("Upload a .csv file.")})
     encoding = detect_encoding(head)
     text = head.decode(encoding, errors="replace")
     delimiter = detect_delimiter(text)
@@ -146,15 +147,16 @@ def check_mapping(mapping: dict[str, str]) -> None:
     fields = set(mapping.values())
     unknown = fields - set(FIELDS)
     if unknown:
-        raise ValidationFailed(f"Unknown fields: {', '.join(sorted(unknown))}.", fields={"mapping": "Unknown field."})
+        raise ValidationFailed(_("Unknown fields: %(fields)s.",
+                               fields=", ".join(sorted(unknown))), fields={"mapping": _("Unknown field.")})
     if not fields & {"first_name", "full_name"}:
-        raise ValidationFailed("No column holds the person's name: map one to first_name or full_name.",
-                               fields={"mapping": "Map a name column."})
+        raise ValidationFailed(_("No column holds the person's name: map one to first_name or full_name."),
+                               fields={"mapping": _("Map a name column.")})
     if not fields & {"email", "phone"}:
-        raise ValidationFailed("No column holds an email or a phone; without one, people cannot be recognised.",
-                               fields={"mapping": "Map an email or phone column."})
+        raise ValidationFailed(_("No column holds an email or a phone; without one, people cannot be recognised."),
+                               fields={"mapping": _("Map an email or phone column.")})
     if len(fields) != len(mapping):
-        raise ValidationFailed("A field is mapped to two columns.", fields={"mapping": "Each field once."})
+        raise ValidationFailed(_("A field is mapped to two columns."), fields={"mapping": _("Each field once.")})
 
 
 def iter_rows(path: str, encoding: str, delimiter: str, start: int = 0) -> Iterator[tuple[int, list[str]]]:
@@ -193,7 +195,8 @@ def _row_values(cells: list[str], mapping: dict[str, str]) -> dict[str, str]:
         if i < len(cells):
             text = cells[i].strip()
             if len(text) > MAX_CELL:
-                raise ValidationFailed(f"{name} is longer than {MAX_CELL} characters.", fields={name: "Too long."})
+                raise ValidationFailed(_("%(field)s is longer than %(max)d characters.", field=name, max=MAX_CELL),
+                                       fields={name: _("Too long.")})
             if text:
                 values[name] = text
     return values
@@ -202,11 +205,11 @@ def _row_values(cells: list[str], mapping: dict[str, str]) -> dict[str, str]:
 def clean_row(values: dict[str, str]) -> dict:
     """Validated fields of one row (no database needed), or ValidationFailed naming what is wrong."""
     if "full_name" in values and "first_name" not in values:
-        first, _, last = values["full_name"].partition(" ")
+        first, _sep, last = values["full_name"].partition(" ")
         values.setdefault("first_name", first)
         values.setdefault("last_name", last)
     if not values.get("email") and not values.get("phone"):
-        raise ValidationFailed("The row has neither an email nor a phone.", fields={"email": "Email or phone needed."})
+        raise ValidationFailed(_("The row has neither an email nor a phone."), fields={"email": _("Email or phone needed.")})
     country = (values.get("country") or "").strip().upper()
     person = clean_contact_fields(first_name=values.get("first_name"), last_name=values.get("last_name", ""),
                                   email=values.get("email"), phone=values.get("phone"), timezone=values.get("timezone"),
@@ -260,7 +263,7 @@ def _campaign_id(name: str | None, lookups: Lookups) -> int | None:
     if key not in lookups.campaigns:
         lookups.campaigns[key] = db.session.scalar(select(Campaign.id).where(func.lower(Campaign.name) == key))
     if lookups.campaigns[key] is None:
-        raise ValidationFailed(f"There is no campaign {name!r}.", fields={"campaign": "Unknown campaign."})
+        raise ValidationFailed(_("There is no campaign “%(name)s”.", name=name), fields={"campaign": _("Unknown campaign.")})
     return lookups.campaigns[key]
 
 
@@ -271,7 +274,8 @@ def _owner(email: str | None, lookups: Lookups) -> User | None:
     if key not in lookups.owners:
         lookups.owners[key] = db.session.scalar(select(User).where(User.email == key, User.active.is_(True)))
     if lookups.owners[key] is None or lookups.owners[key].role.value != "rep":
-        raise ValidationFailed(f"{email} is not an active inside-sales rep.", fields={"owner_email": "Unknown rep."})
+        raise ValidationFailed(_("%(email)s is not an active inside-sales rep.", email=email),
+                               fields={"owner_email": _("Unknown rep.")})
     return lookups.owners[key]
 
 

@@ -15,6 +15,7 @@ from crm.errors import NotFound, ValidationFailed
 from crm.extensions import db
 from crm.imports import service
 from crm.imports.models import ImportJob, ImportStatus
+from crm.labels import label
 
 bp = Blueprint("imports", __name__)
 
@@ -101,7 +102,8 @@ def step(job_id: int):
     job = _job(job_id)
     if job.status == ImportStatus.RUNNING:
         service.run_step(job, actor=current_user, limit=current_app.config.get("IMPORT_STEP_ROWS", 2000))
-    return jsonify({"status": job.status.value, "rows_read": job.rows_read, "created": job.rows_created,
+    return jsonify({"status": job.status.value, "status_label": label(job.status),
+                   "rows_read": job.rows_read, "created": job.rows_created,
                     "existing": job.rows_existing, "rejected": job.rows_rejected})
 
 

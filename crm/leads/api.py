@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
+from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from crm import access
@@ -36,7 +37,7 @@ class LeadIn(BaseModel):
     @model_validator(mode="after")
     def one_contact(self):
         if (self.contact is None) == (self.contact_id is None):
-            raise ValueError("give either 'contact' or 'contact_id'")
+            raise ValueError(_("give either 'contact' or 'contact_id'"))
         return self
 
 
@@ -62,7 +63,7 @@ class StageIn(BaseModel):
     @model_validator(mode="after")
     def one_move(self):
         if (self.stage is None) == (self.status is None):
-            raise ValueError("give either 'stage' or 'status'")
+            raise ValueError(_("give either 'stage' or 'status'"))
         return self
 
 
@@ -131,7 +132,7 @@ def create_lead(body: LeadIn):
     if "owner_id" in body.model_fields_set:
         owner = db.session.get(User, body.owner_id) if body.owner_id is not None else None
         if body.owner_id is not None and owner is None:
-            raise ValidationFailed("No such user.", fields={"owner_id": "Unknown user."})
+            raise ValidationFailed(_("No such user."), fields={"owner_id": _("Unknown user.")})
         access.check_assignable(user, owner)
     matched_on = None
     if body.contact_id is not None:

@@ -1,7 +1,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional
+
+from crm.i18n import LocalDecimalField
 
 
 class StageForm(FlaskForm):
@@ -10,7 +12,7 @@ class StageForm(FlaskForm):
     action = HiddenField()
     stage = SelectField(_l("Stage"), choices=[], validate_choice=False)
     reason = SelectField(_l("Why was it lost?"), choices=[], validate_choice=False)
-    value = DecimalField(_l("Won value"), validators=[Optional()], places=2)
+    value = LocalDecimalField(_l("Won value"), validators=[Optional()], places=2)
     note = TextAreaField(_l("Note"), validators=[Optional()])
 
 
@@ -27,6 +29,6 @@ class LeadForm(FlaskForm):
                         description=_l("What is being sold, e.g. “Fibre for 40 seats”. Defaults to the contact's name."))
     source = StringField(_l("Source"), validators=[Optional(), Length(max=120)])
     campaign = SelectField(_l("Campaign"), choices=[], validate_choice=False)
-    value = DecimalField(_l("Value"), validators=[Optional()], places=2)
+    value = LocalDecimalField(_l("Value"), validators=[Optional()], places=2)
     currency = StringField(_l("Currency"), validators=[Optional(), Length(min=3, max=3)], default="EUR")
     score = IntegerField(_l("Score (0–100)"), validators=[Optional(), NumberRange(min=0, max=100)], default=0)

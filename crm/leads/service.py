@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from babel.numbers import list_currencies
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from crm.audit.service import record
@@ -19,6 +20,7 @@ from crm.contacts.models import Contact
 from crm.db import utcnow
 from crm.errors import StageError, ValidationFailed
 from crm.extensions import db
+from crm.labels import label
 from crm.leads.models import STAGE_ORDER, Campaign, Lead, LeadStatus, LostReason, Source, Stage, StageChange
 
 ISO_CURRENCIES = frozenset(list_currencies())
@@ -27,7 +29,8 @@ ISO_CURRENCIES = frozenset(list_currencies())
 def check_currency(code: str | None, field: str = "currency") -> str:
     code = (code or current_app.config["DEFAULT_CURRENCY"]).strip().upper()
     if code not in ISO_CURRENCIES:
-        raise ValidationFailed(f"{code!r} is not an ISO 4217 currency.", fields={field: "Use a code such as EUR or USD."})
+        raise ValidationFailed(_("“%(code)s” is not an ISO 4217 currency.", code=code),
+                               fields={field: _("Use a code such as EUR or USD.")})
     return code
 
 
@@ -37,9 +40,9 @@ def check_value(value, field: str = "value") -> Decimal | None:
     try:
         amount = Decimal(str(value))
     except InvalidOperation as exc:
-        raise ValidationFailed("The value must be a number.", fields={field: "Not a number."}) from exc
+        raise ValidationFailed(_("The value must be a number."), fields={field: _("Not a number.")}) from exc
     if not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):
-        raise ValidationFailed("The value must be between 0 and 10^12.", fields={field: "Out of range."})
+        raise ValidationFailed(_("The value must be between 0 and 10^12."), fields={field: _("Out of range.")})
     return amount.quantize(Decimal("0.01"))
 
 
@@ -62,7 +65,7 @@ def find_campaign(name_or_id) -> Campaign | None:
     else:
         campaign = db.session.scalar(select(Campaign).where(func.lower(Campaign.name) == str(name_or_id).strip().lower()))
     if campaign is None:
-        raise ValidationFailed("No such campaign.", fields={"campaign": "Unknown campaign."})
+        raise ValidationFailed(_("No such campaign."), fields={"campaign": _("Unknown campaign.")})
     return campaign
 
 
@@ -126,15 +129,18 @@ def change_stage(lead: Lead, to: Stage | str, *, actor: User | None, note: str =
     try:
         to = Stage(to)
     except ValueError as exc:
-        raise StageError(f"Unknown stage {to!r}.", fields={"stage": "One of discover, nurture, propose, close."}) from exc
+        raise StageError(_("Unknown stage “%(stage)s”.", stage=to),
+                         fields={"stage": _("One of discover, nurture, propose, close.")}) from exc
     if lead.status != LeadStatus.OPEN:
-        raise StageError(f"This lead is {lead.status.value}; reopen it first.", fields={"stage": "Lead is not open."})
+        raise StageError(_("This lead is %(status)s; reopen it first.", status=label(lead.status)),
+                         fields={"stage": _("Lead is not open.")})
     if to == lead.stage:
-        raise StageError(f"The lead is already in {to.value}.", fields={"stage": "Already there."})
+        raise StageError(_("The lead is already in %(stage)s.", stage=label(to)), fields={"stage": _("Already there.")})
     if to not in allowed_stages(lead):
         raise StageError(
-            f"A lead in {lead.stage.value} can move to {' or '.join(s.value for s in allowed_stages(lead))}, "
-            f"not to {to.value}.", fields={"stage": "Only one step forward or back."})
+            _("A lead in %(stage)s can move to %(allowed)s, not to %(to)s.", stage=label(lead.stage),
+              allowed=" / ".join(label(s) for s in allowed_stages(lead)), to=label(to)),
+                                 fields={"stage": _("Only one step forward or back.")})
     before = lead.stage
     lead.stage = to
     change = _write_change(lead, actor, from_stage=before, from_status=lead.status, note=note, at=at)
@@ -145,12 +151,13 @@ def change_stage(lead: Lead, to: Stage | str, *, actor: User | None, note: str =
 def mark_won(lead: Lead, *, actor: User | None, value=None, note: str = "", at: datetime | None = None) -> StageChange:
     """Win a lead in propose or close; a value is required (given or already on the lead)."""
     if lead.status != LeadStatus.OPEN:
-        raise StageError(f"This lead is already {lead.status.value}.", fields={"status": "Lead is not open."})
+        raise StageError(_("This lead is already %(status)s.", status=label(lead.status)),
+                         fields={"status": _("Lead is not open.")})
     if lead.stage not in (Stage.PROPOSE, Stage.CLOSE):
-        raise StageError("Only a lead in propose or close can be won.", fields={"status": "Move it to propose first."})
+        raise StageError(_("Only a lead in propose or close can be won."), fields={"status": _("Move it to propose first.")})
     amount = check_value(value) if value not in (None, "") else lead.value
     if amount is None:
-        raise StageError("A won lead needs its value.", fields={"value": "Required to win a lead."})
+        raise StageError(_("A won lead needs its value."), fields={"value": _("Required to win a lead.")})
     lead.value = amount
     return _close(lead, LeadStatus.WON, actor, note, at)
 
@@ -158,7 +165,8 @@ def mark_won(lead: Lead, *, actor: User | None, value=None, note: str = "", at: 
 def mark_lost(lead: Lead, *, actor: User | None, reason, note: str = "", at: datetime | None = None) -> StageChange:
     """Lose an open lead, with a reason from the admin-edited list (id or label)."""
     if lead.status != LeadStatus.OPEN:
-        raise StageError(f"This lead is already {lead.status.value}.", fields={"status": "Lead is not open."})
+        raise StageError(_("This lead is already %(status)s.", status=label(lead.status)),
+                         fields={"status": _("Lead is not open.")})
     lost_reason = find_lost_reason(reason)
     lead.lost_reason = lost_reason
     lead.lost_note = note
@@ -167,13 +175,13 @@ def mark_lost(lead: Lead, *, actor: User | None, reason, note: str = "", at: dat
 
 def find_lost_reason(reason) -> LostReason:
     if reason in (None, ""):
-        raise StageError("Say why the lead was lost.", fields={"reason": "A reason is required."})
+        raise StageError(_("Say why the lead was lost."), fields={"reason": _("A reason is required.")})
     if isinstance(reason, int) or (isinstance(reason, str) and reason.isdigit()):
         found = db.session.get(LostReason, int(reason))
     else:
         found = db.session.scalar(select(LostReason).where(func.lower(LostReason.label) == str(reason).strip().lower()))
     if found is None or not found.active:
-        raise StageError("That is not one of the lost reasons.", fields={"reason": "Pick a reason from the list."})
+        raise StageError(_("That is not one of the lost reasons."), fields={"reason": _("Pick a reason from the list.")})
     return found
 
 
@@ -191,7 +199,7 @@ def _close(lead: Lead, status: LeadStatus, actor, note: str, at: datetime | None
 def reopen(lead: Lead, *, actor: User | None, note: str = "") -> StageChange:
     """A lost lead comes back into nurture."""
     if lead.status != LeadStatus.LOST:
-        raise StageError("Only a lost lead can be reopened.", fields={"status": "Lead is not lost."})
+        raise StageError(_("Only a lost lead can be reopened."), fields={"status": _("Lead is not lost.")})
     before_stage, before_status = lead.stage, lead.status
     lead.status, lead.stage = LeadStatus.OPEN, Stage.NURTURE
     lead.lost_reason_id, lead.closed_at = None, None
@@ -203,9 +211,9 @@ def reopen(lead: Lead, *, actor: User | None, note: str = "") -> StageChange:
 def add_lost_reason(label: str, *, actor: User | None) -> LostReason:
     label = (label or "").strip()
     if not label:
-        raise ValidationFailed("A reason needs a label.", fields={"label": "Required."})
+        raise ValidationFailed(_("A reason needs a label."), fields={"label": _("Required.")})
     if db.session.scalar(select(LostReason.id).where(func.lower(LostReason.label) == label.lower())):
-        raise ValidationFailed("That reason is already on the list.", fields={"label": "Already on the list."})
+        raise ValidationFailed(_("That reason is already on the list."), fields={"label": _("Already on the list.")})
     reason = LostReason(label=label[:120])
     db.session.add(reason)
     db.session.flush()
@@ -227,17 +235,17 @@ def update_lead(lead: Lead, *, actor: User | None, **fields) -> Lead:
     if "title" in fields and fields["title"] is not None:
         title = fields["title"].strip()
         if not title:
-            raise ValidationFailed("A lead needs a title.", fields={"title": "Required."})
+            raise ValidationFailed(_("A lead needs a title."), fields={"title": _("Required.")})
         changes["title"] = title
     if "value" in fields:
         changes["value"] = check_value(fields["value"])
         if changes["value"] is None and lead.status == LeadStatus.WON:
-            raise ValidationFailed("A won lead keeps its value.", fields={"value": "Required on a won lead."})
+            raise ValidationFailed(_("A won lead keeps its value."), fields={"value": _("Required on a won lead.")})
     if fields.get("currency") is not None:
         changes["currency"] = check_currency(fields["currency"])
     if fields.get("score") is not None:
         if not 0 <= fields["score"] <= 100:
-            raise ValidationFailed("The score is between 0 and 100.", fields={"score": "0 to 100."})
+            raise ValidationFailed(_("The score is between 0 and 100."), fields={"score": _("0 to 100.")})
         changes["score"] = fields["score"]
     if "next_action_at" in fields:
         changes["next_action_at"] = fields["next_action_at"]

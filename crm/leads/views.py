@@ -18,9 +18,10 @@ from crm.auth.models import Role, User
 from crm.contacts.service import find_or_create_contact
 from crm.contacts.timeline import contact_timeline
 from crm.contacts.views import apply_errors
-from crm.db import utcnow
+from crm.db import collated, utcnow
 from crm.errors import DomainError, StageError, ValidationFailed
 from crm.extensions import db
+from crm.labels import label
 from crm.leads import export, service
 from crm.leads.filters import LeadFilters, filtered_leads
 from crm.leads.forms import LeadForm, StageForm
@@ -31,7 +32,7 @@ bp = Blueprint("leads", __name__)
 
 def _stage_form(lead, formdata=None) -> StageForm:
     form = StageForm(formdata=formdata) if formdata is not None else StageForm()
-    form.stage.choices = [SelectChoice(s.value, s.value) for s in service.allowed_stages(lead)]
+    form.stage.choices = [SelectChoice(s.value, label(s)) for s in service.allowed_stages(lead)]
     form.reason.choices = [SelectChoice("", _("Choose a reason"))] + [
         SelectChoice(str(r.id), r.label) for r in db.session.scalars(
             select(LostReason).where(LostReason.active.is_(True)).order_by(LostReason.label))
@@ -83,7 +84,7 @@ def change_stage(lead_id: int):
         target = {"value": form.value, "reason": form.reason}.get(next(iter(exc.fields), ""), form.stage)
         target.errors = [*target.errors, exc.message] if isinstance(target.errors, list) else [exc.message]
         return render_template("leads/show.html", **workspace_context(lead, form)), 422
-    flash(_("Lead updated: %(stage)s, %(status)s.", stage=lead.stage.value, status=lead.status.value), "success")
+    flash(_("Lead updated: %(stage)s, %(status)s.", stage=label(lead.stage), status=label(lead.status)), "success")
     return redirect(url_for("leads.show", lead_id=lead.id))
 
 
@@ -113,7 +114,8 @@ def index():
         errors["cursor"] = exc.message
         rows, cursor = page(stmt, Lead.id, cursor=None, limit=50, session=db.session)
     owners = db.session.scalars(select(User).where(User.role == Role.REP, User.active.is_(True),
-                                                   User.team_id == current_user.team_id).order_by(User.name)).all() \
+                                                   User.team_id == current_user.team_id)
+                                .order_by(collated(User.name, db.session), User.id)).all() \
         if access.is_manager(current_user) else []
     args = {k: v for k, v in request.args.items() if k != "cursor"}
     return render_template("leads/index.html", leads=rows, next_cursor=cursor, filters=filters, errors=errors,

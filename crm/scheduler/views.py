@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from crm import access
@@ -52,7 +53,7 @@ def run_now(name: str):
     if outcome.error:
         flash(_("%(job)s failed: %(error)s", job=job.name, error=outcome.error.splitlines()[0]), "danger")
     else:
-        flash(_("%(job)s ran: %(items)d items.", job=job.name, items=outcome.items), "success")
+        flash(ngettext("%(job)s ran: %(num)d item.", "%(job)s ran: %(num)d items.", outcome.items, job=job.name), "success")
     return redirect(url_for("scheduler.jobs"))
 
 

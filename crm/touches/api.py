@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -79,7 +80,7 @@ class TouchQuery(BaseModel):
 
 def _aware(value: datetime | None, field: str) -> datetime | None:
     if value is not None and value.tzinfo is None:
-        raise ValidationFailed("Times need a zone, e.g. 2026-11-23T10:00:00Z.", fields={field: "Add a time zone."})
+        raise ValidationFailed(_("Times need a zone, e.g. 2026-11-23T10:00:00Z."), fields={field: _("Add a time zone.")})
     return value
 
 
@@ -89,7 +90,7 @@ def create_touch(body: TouchIn):
     user = current_api_user()
     lead = access.get_lead(user, body.lead_id) if body.lead_id else None
     if body.contact_id is None and lead is None:
-        raise ValidationFailed("Say whose touch it is.", fields={"contact_id": "Give contact_id or lead_id."})
+        raise ValidationFailed(_("Say whose touch it is."), fields={"contact_id": _("Give contact_id or lead_id.")})
     contact = access.get_contact(user, body.contact_id) if body.contact_id else lead.contact
     details = body.model_dump(exclude={"contact_id", "lead_id", "channel", "direction", "outcome", "provider",
                                        "external_id", "occurred_at"}, exclude_none=True)
@@ -120,6 +121,6 @@ def get_touch(touch_id: int):
     user = current_api_user()
     touch = db.session.get(Touch, touch_id)
     if touch is None:
-        raise NotFound("No such touch.")
+        raise NotFound(_("No such touch."))
     access.get_contact(user, touch.contact_id)
     return TouchOut.model_validate(touch, from_attributes=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 
@@ -48,7 +49,7 @@ def check_touch_fields(channel, direction, outcome) -> tuple[Channel, Direction,
     else:
         outcome = None
     if errors:
-        raise ValidationFailed("The touch is not valid.", fields=errors)
+        raise ValidationFailed(_("The touch is not valid."), fields=errors)
     return channel, direction, outcome
 
 
@@ -64,9 +65,9 @@ def log_touch(*, contact: Contact, channel, direction, outcome=None, lead: Lead 
     for name in DURATION_FIELDS:
         value = details.get(name)
         if value is not None and (not isinstance(value, int) or value < 0):
-            raise ValidationFailed("Durations are whole seconds, not negative.", fields={name: "Must be 0 or more."})
+            raise ValidationFailed(_("Durations are whole seconds, not negative."), fields={name: _("Must be 0 or more.")})
     if lead is not None and lead.contact_id != contact.id:
-        raise ValidationFailed("That lead belongs to another contact.", fields={"lead_id": "Not this contact's lead."})
+        raise ValidationFailed(_("That lead belongs to another contact."), fields={"lead_id": _("Not this contact's lead.")})
     if external_id:
         existing = find_by_external_id(provider, external_id)
         if existing is not None:
@@ -122,9 +123,9 @@ def log_touches(entries: list[dict]) -> list[LoggedTouch]:
         for name in DURATION_FIELDS:
             value = details.get(name)
             if value is not None and (not isinstance(value, int) or value < 0):
-                raise ValidationFailed("Durations are whole seconds, not negative.", fields={name: "Must be 0 or more."})
+                raise ValidationFailed(_("Durations are whole seconds, not negative."), fields={name: _("Must be 0 or more.")})
         if lead is not None and lead.contact_id != contact.id:
-            raise ValidationFailed("That lead belongs to another contact.", fields={"lead_id": "Not this contact's lead."})
+            raise ValidationFailed(_("That lead belongs to another contact."), fields={"lead_id": _("Not this contact's lead.")})
         touch = Touch(contact=contact, lead=lead, channel=channel, direction=direction, outcome=outcome,
                       occurred_at=details.pop("occurred_at", None) or utcnow(),
                       campaign_id=lead.campaign_id if lead is not None else None,

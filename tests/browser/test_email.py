@@ -38,7 +38,7 @@ def test_admin_previews_a_template_and_a_bad_field_is_refused_beside_it(live_ser
     expect(page.get_by_text("Template follow_up (pt) saved.")).to_be_visible()
     page.get_by_role("link", name="Email templates").first.click()
     expect(page.get_by_test_id("templates")).to_contain_text("follow_up")
-    expect(page.get_by_test_id("templates")).to_contain_text("marketing")
+    expect(page.get_by_test_id("templates")).to_contain_text("Marketing")
 
 
 def _rep_with_lead() -> int:

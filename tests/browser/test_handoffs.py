@@ -76,7 +76,7 @@ def test_rep_hands_off_field_rep_sends_back_rep_sees_it_in_nurture_with_a_task(l
 
     sign_in(page, live_server, "rita.rep@touchline.example", PASSWORD)
     page.goto(f"{live_server.url}/leads/{lead_id}")
-    expect(page.get_by_test_id("lead-stage")).to_have_text("nurture")
+    expect(page.get_by_test_id("lead-stage")).to_have_text("Nurture")
     timeline = page.get_by_test_id("timeline")
     expect(timeline).to_contain_text("Sent back by Filipa Field: No budget until March; call back then.")
     expect(timeline).to_contain_text("Task: Sent back by Filipa Field: No budget until March")

@@ -25,7 +25,7 @@ def test_import_with_progress_and_rejects(live_server, page, tmp_path):
     expect(page.get_by_text("Which field is each column?")).to_be_visible()
     expect(page.get_by_label("Email Address")).to_have_value("email")
     page.get_by_role("button", name="Import").click()
-    expect(page.locator('[data-field="status"]')).to_have_text("done")
+    expect(page.locator('[data-field="status_label"]')).to_have_text("done")
     expect(page.locator('[data-field="created"]')).to_have_text("2")
     expect(page.locator('[data-field="rejected"]')).to_have_text("1")
     with page.expect_download() as download:

@@ -29,7 +29,7 @@ def test_search_then_new_lead(live_server, page):
     page.keyboard.press("Enter")
     expect(page.get_by_test_id("contacts")).to_contain_text("Leonor Marques")
     page.get_by_role("link", name="Leonor Marques").click()
-    expect(page.get_by_test_id("timeline")).to_contain_text("Lead created in discover")
+    expect(page.get_by_test_id("timeline")).to_contain_text("Lead created in Discover")
 
     page.get_by_role("link", name="Leads", exact=True).click()
     page.get_by_role("link", name="New lead").click()
@@ -41,5 +41,5 @@ def test_search_then_new_lead(live_server, page):
     page.get_by_label("Phone").fill("+351 913 222 333")
     page.get_by_label("Title").fill("Duarte's 10 lines")
     page.get_by_role("button", name="Create lead").click()
-    expect(page.get_by_test_id("lead-stage")).to_have_text("discover")
+    expect(page.get_by_test_id("lead-stage")).to_have_text("Discover")
     expect(page.get_by_text("Lead created and given to Bia Rep.")).to_be_visible()

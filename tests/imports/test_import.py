@@ -155,7 +155,7 @@ def test_import_page_upload_map_step_and_rejects(client, db_session, tmp_path, a
     form = {f"col-{i}": v for i, v in job.mapping.items()}
     assert client.post(f"/imports/{job.id}/start", data=form).status_code == 302
     progress = client.post(f"/imports/{job.id}/step").json
-    assert progress == {"status": "done", "rows_read": 5, "created": 2, "existing": 1, "rejected": 2}
+    assert progress == {"status": "done", "status_label": "done", "rows_read": 5, "created": 2, "existing": 1, "rejected": 2}
     rejects = client.get(f"/imports/{job.id}/rejects.csv").data.decode()
     assert rejects.startswith("row,reason") and "not-an-email" in rejects
 
