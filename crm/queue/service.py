@@ -1,0 +1,423 @@
+"""The inside rep's lead queue: the ordered work list, claims with a lease, logging an outcome.
+
+The work list, best first, each item saying why it is there:
+
+1. follow-ups of the rep that are overdue,
+2. the rep's new leads nobody has touched yet (speed-to-lead),
+3. cadence steps due now (a call only within calling hours in the contact's own zone and
+   never to a do-not-call contact; an email never to an opted-out contact),
+4. the oldest leads of the team's unassigned pool (only after all of the rep's due work),
+5. the rest of the rep's open leads, by score (leads touched in the last hours, or with a
+   next step in the future, rest).
+
+It is one SQL statement: a UNION ALL of one index-friendly branch per reason, each cut to
+``limit`` rows, deduplicated here by lead keeping its best reason (exact for the top ``limit``).
+A claim takes the first item nobody else holds in one UPDATE … WHERE id = (SELECT … FOR UPDATE
+SKIP LOCKED) on PostgreSQL; on SQLite the same statement runs inside the write transaction.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo, available_timezones
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Integer, String, and_, case, cast, exists, func, literal, null, or_, select, type_coerce, union_all, update
+
+from crm import access
+from crm.audit.service import record
+from crm.auth.models import User
+from crm.cadences.models import CadenceEnrollment, CadenceStep, EnrollmentState
+from crm.contacts.models import Contact
+from crm.db import UTCDateTime, skip_locked, utcnow
+from crm.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from crm.extensions import db
+from crm.leads.models import Lead, LeadStatus
+from crm.tasks.models import Task, TaskKind, TaskStatus
+from crm.touches.models import Channel, Direction
+from crm.touches.service import log_touch
+
+RESTING = timedelta(hours=12)  # a lead touched this recently leaves "the rest by score" for a while
+MAX_LIMIT = 200
+
+
+class Reason(enum.StrEnum):
+    FOLLOW_UP = "follow_up"
+    NEW_LEAD = "new_lead"
+    CADENCE_STEP = "cadence_step"
+    POOL = "pool"
+    BY_SCORE = "by_score"
+
+
+RANKS = {1: Reason.FOLLOW_UP, 2: Reason.NEW_LEAD, 3: Reason.CADENCE_STEP, 4: Reason.POOL, 5: Reason.BY_SCORE}
+REASON_LABELS = {
+    Reason.FOLLOW_UP: _l("Follow-up overdue"),
+    Reason.NEW_LEAD: _l("New lead, not touched yet"),
+    Reason.CADENCE_STEP: _l("Cadence step due"),
+    Reason.POOL: _l("Waiting in the team's pool"),
+    Reason.BY_SCORE: _l("Open lead, by score"),
+}
+
+
+class LeaseLost(Conflict):
+    """The rep's lease on the lead expired or someone else holds it now."""
+
+    code = "lease_lost"
+
+
+@dataclass
+class WorkItem:
+    lead_id: int
+    reason: Reason
+    since: datetime | None  # due time of the follow-up / step, or when the lead came in
+    tasks: int = 0  # overdue follow-ups on the lead
+    channel: Channel | None = None  # the cadence step's channel
+    step: int | None = None  # the cadence step's position
+    lead: Lead | None = None
+
+    @property
+    def label(self) -> str:
+        return str(REASON_LABELS[self.reason])
+
+
+@dataclass
+class Claim:
+    lead: Lead
+    item: WorkItem
+    expires_at: datetime
+    from_pool: bool
+
+
+# --- calling hours --------------------------------------------------------------------------------
+
+def calling_hours(raw: str | None = None) -> tuple[time, time]:
+    """CALLING_HOURS ("08:00-21:00") as two times; a malformed setting is refused, not guessed."""
+    raw = raw if raw is not None else current_app.config.get("CALLING_HOURS") or "08:00-21:00"
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
+    except ValueError as exc:
+        raise ValueError(f"CALLING_HOURS must look like 08:00-21:00, got {raw!r}") from exc
+    if start >= end:
+        raise ValueError(f"CALLING_HOURS must start before it ends, got {raw!r}")
+    return start, end
+
+
+@functools.lru_cache(maxsize=1)
+def _all_zones() -> tuple[str, ...]:
+    return tuple(sorted(available_timezones()))
+
+
+@functools.lru_cache(maxsize=8)
+def _zones_open(minute: datetime, start: time, end: time) -> tuple[str, ...]:
+    return tuple(z for z in _all_zones() if start <= minute.astimezone(ZoneInfo(z)).time() < end)
+
+
+def zones_in_calling_hours(now: datetime) -> tuple[str, ...]:
+    """The IANA zones whose local time is within calling hours now (unknown zones are never open)."""
+    start, end = calling_hours()
+    return _zones_open(now.astimezone(UTC).replace(second=0, microsecond=0), start, end)
+
+
+def in_calling_hours(zone: str, now: datetime) -> bool:
+    return zone in zones_in_calling_hours(now)
+
+
+# --- the work list --------------------------------------------------------------------------------
+
+def _not_held_by_others(user_id: int, now: datetime):
+    return or_(Lead.claimed_by_id.is_(None), Lead.claimed_by_id == user_id, Lead.claim_expires_at <= now)
+
+
+def _branch(lead_id, rank: int, sort_num, sort_at, *, tasks=None, channel=None, step=None):
+    return [lead_id.label("lead_id"), literal(rank, Integer).label("rank"), type_coerce(sort_num, Integer).label("sort_num"),
+            type_coerce(sort_at, UTCDateTime()).label("sort_at"),
+            (tasks if tasks is not None else literal(0, Integer)).label("tasks"),
+            (channel if channel is not None else cast(null(), String)).label("channel"),
+            (step if step is not None else cast(null(), Integer)).label("step")]
+
+
+def _work_statement(rep: User, now: datetime, limit: int, exclude: tuple[int, ...] = ()):
+    free = _not_held_by_others(rep.id, now)
+    mine = and_(Lead.owner_id == rep.id, Lead.status == LeadStatus.OPEN, free)
+    if exclude:
+        mine = and_(mine, Lead.id.not_in(exclude))
+    overdue = (
+        select(*_branch(Task.lead_id, 1, literal(0, Integer), func.min(Task.due_at), tasks=func.count()))
+        .join(Lead, Lead.id == Task.lead_id)
+        .where(Task.assignee_id == rep.id, Task.status == TaskStatus.OPEN, Task.due_at <= now, mine)
+        .group_by(Task.lead_id).order_by(func.min(Task.due_at), Task.lead_id).limit(limit)
+    )
+    new = (
+        select(*_branch(Lead.id, 2, literal(0, Integer), Lead.created_at))
+        .where(mine, Lead.first_touch_at.is_(None)).order_by(Lead.created_at, Lead.id).limit(limit)
+    )
+    zones = zones_in_calling_hours(now)
+    offered = or_(
+        and_(CadenceStep.channel == Channel.CALL, Contact.do_not_call.is_(False), Contact.phone.is_not(None),
+             Contact.timezone.in_(zones)),
+        and_(CadenceStep.channel == Channel.EMAIL, Contact.email_opt_out.is_(False), Contact.email.is_not(None)),
+        CadenceStep.channel.not_in([Channel.CALL, Channel.EMAIL]),
+    )
+    steps = (
+        select(*_branch(Lead.id, 3, literal(0, Integer), CadenceEnrollment.next_step_at, channel=CadenceStep.channel,
+                        step=CadenceEnrollment.step_position))
+        .join(CadenceEnrollment, CadenceEnrollment.lead_id == Lead.id)
+        .join(CadenceStep, and_(CadenceStep.cadence_id == CadenceEnrollment.cadence_id,
+                                CadenceStep.position == CadenceEnrollment.step_position))
+        .join(Contact, Contact.id == Lead.contact_id)
+        .where(mine, CadenceEnrollment.state == EnrollmentState.ACTIVE, CadenceEnrollment.next_step_at <= now, offered)
+        .order_by(CadenceEnrollment.next_step_at, Lead.id).limit(limit)
+    )
+    pool_cond = and_(access.queue_pool(rep), free)
+    if exclude:
+        pool_cond = and_(pool_cond, Lead.id.not_in(exclude))
+    pool = select(*_branch(Lead.id, 4, literal(0, Integer), Lead.created_at)).where(pool_cond) \
+        .order_by(Lead.created_at, Lead.id).limit(limit)
+    waiting_step = exists().where(CadenceEnrollment.lead_id == Lead.id, CadenceEnrollment.state == EnrollmentState.ACTIVE,
+                                  CadenceEnrollment.next_step_at > now)
+    rest = (
+        select(*_branch(Lead.id, 5, -Lead.score, func.coalesce(Lead.last_touch_at, Lead.created_at)))
+        .where(mine, or_(Lead.next_action_at.is_(None), Lead.next_action_at <= now),
+               or_(Lead.last_touch_at.is_(None), Lead.last_touch_at < now - RESTING), ~waiting_step)
+        .order_by(Lead.score.desc(), func.coalesce(Lead.last_touch_at, Lead.created_at), Lead.id).limit(limit)
+    )
+    branches = [select(*b.subquery().c) for b in (overdue, new, steps, pool, rest)]
+    every = union_all(*branches).subquery("work")
+    return select(every).order_by(every.c.rank, every.c.sort_num, every.c.sort_at, every.c.lead_id)
+
+
+def work_items(rep: User, *, now: datetime | None = None, limit: int = 50,
+               exclude: tuple[int, ...] = ()) -> list[WorkItem]:
+    """The rep's work list, best first, one item per lead with the reason it is there (one query)."""
+    now = now or utcnow()
+    limit = max(1, min(limit, MAX_LIMIT))
+    if not access.may_use_queue(rep):
+        return []
+    seen: set[int] = set()
+    items: list[WorkItem] = []
+    for row in db.session.execute(_work_statement(rep, now, limit, tuple(exclude))):
+        if row.lead_id in seen:
+            continue
+        seen.add(row.lead_id)
+        items.append(WorkItem(lead_id=row.lead_id, reason=RANKS[row.rank], since=row.sort_at, tasks=row.tasks or 0,
+                              channel=Channel(row.channel) if row.channel else None, step=row.step))
+        if len(items) == limit:
+            break
+    return items
+
+
+def work_list(rep: User, *, now: datetime | None = None, limit: int = 50) -> list[WorkItem]:
+    """work_items with each item's lead and contact loaded (two more queries, whatever the length)."""
+    from sqlalchemy.orm import selectinload
+
+    items = work_items(rep, now=now, limit=limit)
+    if items:
+        leads = {lead.id: lead for lead in db.session.scalars(
+            select(Lead).where(Lead.id.in_([i.lead_id for i in items]))
+            .options(selectinload(Lead.contact), selectinload(Lead.campaign)))}
+        for item in items:
+            item.lead = leads[item.lead_id]
+    return items
+
+
+# --- claims and leases ----------------------------------------------------------------------------
+
+def lease_length() -> timedelta:
+    return timedelta(minutes=current_app.config.get("LEASE_MINUTES") or 15)
+
+
+def _release_others(rep: User, keep: int | None = None) -> list[int]:
+    stmt = update(Lead).where(Lead.claimed_by_id == rep.id)
+    if keep is not None:
+        stmt = stmt.where(Lead.id != keep)
+    rows = db.session.execute(stmt.values(claimed_by_id=None, claim_expires_at=None).returning(Lead.id)
+                              .execution_options(synchronize_session=False))
+    return [r[0] for r in rows]
+
+
+def _take(rep: User, candidates: list[int], now: datetime) -> int | None:
+    """Claim the first candidate nobody else holds, in one statement; its id, or None."""
+    order = case({lead_id: i for i, lead_id in enumerate(candidates)}, value=Lead.id)
+    free = _not_held_by_others(rep.id, now)
+    pick = select(Lead.id).where(Lead.id.in_(candidates), free, access.lead_workability(rep)) \
+        .order_by(order).limit(1)
+    pick = skip_locked(pick, db.session).scalar_subquery()
+    stmt = (update(Lead).where(Lead.id == pick, free)
+            .values(claimed_by_id=rep.id, claim_expires_at=now + lease_length(),
+                    owner_id=func.coalesce(Lead.owner_id, rep.id), team_id=func.coalesce(Lead.team_id, rep.team_id))
+            .returning(Lead.id)
+            .execution_options(synchronize_session=False))
+    return db.session.execute(stmt).scalar()
+
+
+def claim_next(rep: User, *, now: datetime | None = None, skip: tuple[int, ...] = ()) -> Claim | None:
+    """Claim the top item of the rep's list for a lease; None when there is nothing to do.
+
+    The lead the rep held before is released and passed over (pressing Next lead again
+    skips it); a pool lead becomes the rep's. Two reps never get the same lead.
+    """
+    now = now or utcnow()
+    if not access.may_use_queue(rep):
+        raise AccessDenied(str(_l("The queue is for inside-sales reps.")))
+    left = tuple(_release_others(rep)) + tuple(skip)
+    for size in (16, 64, MAX_LIMIT):
+        items = work_items(rep, now=now, limit=size, exclude=left)
+        if not items:
+            return None
+        lead_id = _take(rep, [i.lead_id for i in items], now)
+        if lead_id is not None:
+            item = next(i for i in items if i.lead_id == lead_id)
+            lead = db.session.get(Lead, lead_id, populate_existing=True)
+            if item.reason == Reason.POOL:
+                record(rep, "lead.claimed_from_pool", lead, {"owner_id": rep.id})
+            return Claim(lead, item, lead.claim_expires_at, item.reason == Reason.POOL)
+        if len(items) < size:
+            return None
+    return None
+
+
+def claim_lead(rep: User, lead: Lead, *, now: datetime | None = None) -> datetime:
+    """Claim one chosen lead (from the list or its page); refused if not the rep's to work or held by another."""
+    now = now or utcnow()
+    access.check_may_work(rep, lead)
+    from_pool = lead.owner_id is None
+    _release_others(rep, keep=lead.id)
+    taken = _take(rep, [lead.id], now)
+    db.session.refresh(lead)
+    if taken is None:
+        raise _lost(lead, now)
+    if from_pool:
+        record(rep, "lead.claimed_from_pool", lead, {"owner_id": rep.id})
+    return lead.claim_expires_at
+
+
+def _lost(lead: Lead, now: datetime) -> LeaseLost:
+    if lead.claimed_by_id is not None and lead.claim_expires_at and lead.claim_expires_at > now:
+        holder = db.session.get(User, lead.claimed_by_id)
+        return LeaseLost(str(_l("%(name)s is working this lead now.", name=holder.name if holder else "?")),
+                         code="lease_taken")
+    return LeaseLost(str(_l("Your hold on this lead has expired.")), code="lease_expired")
+
+
+def renew_lease(user: User, lead: Lead, *, now: datetime | None = None) -> datetime:
+    """Extend the user's unexpired lease; an expired or taken-over lease is refused (LeaseLost)."""
+    now = now or utcnow()
+    expires = now + lease_length()
+    row = db.session.execute(
+        update(Lead).where(Lead.id == lead.id, Lead.claimed_by_id == user.id, Lead.claim_expires_at > now)
+        .values(claim_expires_at=expires).returning(Lead.id).execution_options(synchronize_session=False)).first()
+    db.session.refresh(lead)
+    if row is None:
+        raise _lost(lead, now)
+    return expires
+
+
+def release_lease(user: User, lead: Lead) -> bool:
+    """Let go of the user's lease on the lead; False when they did not hold it."""
+    row = db.session.execute(
+        update(Lead).where(Lead.id == lead.id, Lead.claimed_by_id == user.id)
+        .values(claimed_by_id=None, claim_expires_at=None).returning(Lead.id)
+        .execution_options(synchronize_session=False)).first()
+    db.session.refresh(lead)
+    return row is not None
+
+
+def holds_lease(user: User, lead: Lead, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    return lead.claimed_by_id == user.id and lead.claim_expires_at is not None and lead.claim_expires_at > now
+
+
+# --- logging an outcome ---------------------------------------------------------------------------
+
+def check_lease_for_logging(user: User, lead: Lead, *, had_lease: bool, now: datetime) -> None:
+    """Refuse a log when someone else holds the lead, or when the user's own lease ran out."""
+    row = db.session.execute(select(Lead.claimed_by_id, Lead.claim_expires_at).where(Lead.id == lead.id)
+                             .with_for_update()).one()
+    held_by, expires = row
+    active = held_by is not None and expires is not None and expires > now
+    if active and held_by == user.id:
+        return
+    if active or had_lease:
+        db.session.refresh(lead)
+        raise _lost(lead, now)
+
+
+def log_outcome(user: User, lead: Lead, *, outcome: str, channel: str = Channel.CALL, talk_seconds: int | None = None,
+                notes: str = "", follow_up_at: datetime | None = None, had_lease: bool = False,
+                now: datetime | None = None):
+    """Log what happened on the lead the rep is working, settle its due follow-ups, schedule the next one.
+
+    The touch goes through log_touch (its rules); the rep's due follow-ups on the lead are done;
+    ``follow_up_at`` (in the future) becomes a new follow-up task; the lease is released.
+    """
+    now = now or utcnow()
+    check_lease_for_logging(user, lead, had_lease=had_lease, now=now)
+    if follow_up_at is not None:
+        if follow_up_at.tzinfo is None:
+            raise ValidationFailed(str(_l("The next step needs a time zone.")), fields={"follow_up_at": "No zone."})
+        if follow_up_at <= now:
+            raise ValidationFailed(str(_l("The next step must be in the future.")),
+                                   fields={"follow_up_at": str(_l("Pick a time after now."))})
+    logged = log_touch(contact=lead.contact, lead=lead, user=user, channel=channel, direction=Direction.OUTBOUND,
+                       outcome=outcome or None, occurred_at=now, talk_seconds=talk_seconds, body=(notes or "").strip())
+    due = db.session.scalars(select(Task).where(Task.lead_id == lead.id, Task.assignee_id == user.id,
+                                                Task.status == TaskStatus.OPEN, Task.due_at <= now)).all()
+    for task in due:
+        task.status, task.completed_at = TaskStatus.DONE, now
+    if follow_up_at is not None:
+        task = Task(kind=TaskKind.CALL if Channel(channel) == Channel.CALL else TaskKind.FOLLOW_UP,
+                    title=str(_l("Follow up: %(title)s", title=lead.title))[:200], notes=(notes or "").strip(),
+                    lead_id=lead.id, contact_id=lead.contact_id, assignee_id=user.id, created_by_id=user.id,
+                    due_at=follow_up_at, origin="queue")
+        db.session.add(task)
+        db.session.flush()
+        record(user, "task.created", task, {"lead_id": lead.id, "due_at": follow_up_at})
+        lead.next_action_at = follow_up_at
+    elif lead.next_action_at is not None and lead.next_action_at <= now:
+        lead.next_action_at = None
+    lead.claimed_by_id, lead.claim_expires_at = None, None
+    db.session.flush()
+    return logged.touch
+
+
+# --- reassignment ---------------------------------------------------------------------------------
+
+MAX_REASSIGN = 500
+
+
+def reassign_leads(actor: User, lead_ids: list[int], owner: User) -> list[Lead]:
+    """Give leads to another rep (managers: their team's reps; admins: any), audited per lead.
+
+    Every lead must be one the actor may change, or nothing moves. The lead's open follow-ups
+    go with it, and a hold by anyone but the new owner ends.
+    """
+    access.check_may_reassign(actor, owner)
+    ids = sorted(set(lead_ids))
+    if not ids:
+        raise ValidationFailed(str(_l("Choose at least one lead.")), fields={"lead_ids": "Empty."})
+    if len(ids) > MAX_REASSIGN:
+        raise ValidationFailed(str(_l("At most %(n)d leads at once.", n=MAX_REASSIGN)), fields={"lead_ids": "Too many."})
+    leads = db.session.scalars(select(Lead).where(Lead.id.in_(ids), access.lead_editability(actor))
+                               .order_by(Lead.id)).all()
+    missing = sorted(set(ids) - {lead.id for lead in leads})
+    if missing:
+        raise NotFound(str(_l("No such leads: %(ids)s.", ids=", ".join(map(str, missing[:20])))),
+                       fields={"lead_ids": ", ".join(map(str, missing[:20]))})
+    for lead in leads:
+        before = lead.owner_id
+        if before == owner.id:
+            continue
+        lead.owner_id, lead.team_id = owner.id, owner.team_id or lead.team_id
+        if lead.claimed_by_id not in (None, owner.id):
+            lead.claimed_by_id, lead.claim_expires_at = None, None
+        if before is not None:
+            db.session.execute(update(Task).where(Task.lead_id == lead.id, Task.assignee_id == before,
+                                                  Task.status == TaskStatus.OPEN)
+                               .values(assignee_id=owner.id).execution_options(synchronize_session=False))
+        record(actor, "lead.reassigned", lead, {"from": before, "to": owner.id})
+    db.session.flush()
+    return list(leads)
