@@ -235,7 +235,7 @@ def _release_others(rep: User, keep: int | None = None) -> list[int]:
     if keep is not None:
         stmt = stmt.where(Lead.id != keep)
     rows = db.session.execute(stmt.values(claimed_by_id=None, claim_expires_at=None).returning(Lead.id)
-                              .execution_options(synchronize_session=False))
+                              .execution_options(synchronize_session="fetch"))
     return [r[0] for r in rows]
 
 
@@ -250,7 +250,7 @@ def _take(rep: User, candidates: list[int], now: datetime) -> int | None:
             .values(claimed_by_id=rep.id, claim_expires_at=now + lease_length(),
                     owner_id=func.coalesce(Lead.owner_id, rep.id), team_id=func.coalesce(Lead.team_id, rep.team_id))
             .returning(Lead.id)
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session="fetch"))
     return db.session.execute(stmt).scalar()
 
 
@@ -309,7 +309,7 @@ def renew_lease(user: User, lead: Lead, *, now: datetime | None = None) -> datet
     expires = now + lease_length()
     row = db.session.execute(
         update(Lead).where(Lead.id == lead.id, Lead.claimed_by_id == user.id, Lead.claim_expires_at > now)
-        .values(claim_expires_at=expires).returning(Lead.id).execution_options(synchronize_session=False)).first()
+        .values(claim_expires_at=expires).returning(Lead.id).execution_options(synchronize_session="fetch")).first()
     db.session.refresh(lead)
     if row is None:
         raise _lost(lead, now)
@@ -321,7 +321,7 @@ def release_lease(user: User, lead: Lead) -> bool:
     row = db.session.execute(
         update(Lead).where(Lead.id == lead.id, Lead.claimed_by_id == user.id)
         .values(claimed_by_id=None, claim_expires_at=None).returning(Lead.id)
-        .execution_options(synchronize_session=False)).first()
+        .execution_options(synchronize_session="fetch")).first()
     db.session.refresh(lead)
     return row is not None
 
@@ -417,7 +417,7 @@ def reassign_leads(actor: User, lead_ids: list[int], owner: User) -> list[Lead]:
         if before is not None:
             db.session.execute(update(Task).where(Task.lead_id == lead.id, Task.assignee_id == before,
                                                   Task.status == TaskStatus.OPEN)
-                               .values(assignee_id=owner.id).execution_options(synchronize_session=False))
+                               .values(assignee_id=owner.id).execution_options(synchronize_session="fetch"))
         record(actor, "lead.reassigned", lead, {"from": before, "to": owner.id})
     db.session.flush()
     return list(leads)
