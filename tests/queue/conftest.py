@@ -42,9 +42,9 @@ def cadence(db_session):
     return c
 
 
-def make_lead(owner=None, team=None, *, created=T0 - timedelta(days=3), touched=True, score=0, **contact):
+def make_lead(owner=None, team=None, *, created=T0 - timedelta(days=3), touched=True, score=0, title="", **contact):
     lead = f.lead(owner=owner, team_obj=team, contact_obj=f.contact(**contact) if contact else None, score=score,
-                  created_at=created)
+                  created_at=created, title=title)
     if touched:
         lead.first_touch_at = lead.last_touch_at = created + timedelta(minutes=1)
     db.session.flush()
