@@ -48,5 +48,9 @@ def task_counts(user) -> dict[str, int]:
 @bp.get("/")
 @login_required
 def index():
+    from crm.access import is_manager
+    from crm.queue.speed_to_lead import flagged_leads
+
     return render_template("dashboard/index.html", pipeline=pipeline_counts(current_user),
-                           tasks=task_counts(current_user), stages=[s.value for s in STAGE_ORDER])
+                           tasks=task_counts(current_user), stages=[s.value for s in STAGE_ORDER],
+                           speed_to_lead=flagged_leads(current_user) if is_manager(current_user) else [])
