@@ -187,3 +187,6 @@ def contact_time(now, zone: str) -> str:
     """The contact's local clock (HH:MM) and whether it is calling hours there."""
     local = now.astimezone(zone_of(zone)).strftime("%H:%M")
     return local if service.in_calling_hours(zone, now) else f"{local} ({_('outside calling hours')})"
+
+
+bp.add_app_template_global(reassign_choices, "reassign_choices")

@@ -210,3 +210,41 @@ def test_taking_a_lead_from_its_page_and_refusing_another_reps(client, rep, othe
     db.session.refresh(mine)
     assert mine.claimed_by_id == rep.id
     assert client.post(f"/leads/{theirs.id}/claim").status_code == 404
+
+
+def test_managers_reassign_ticked_leads_from_the_lead_list(client, rep, other_rep, team):
+    manager = f.user("manager", team=team)
+    leads = [make_lead(rep, title=f"Bulk {n}") for n in range(3)]
+    _sign_in(client, manager)
+    page = client.get("/leads").data.decode()
+    assert 'id="reassign-form"' in page and 'name="lead_ids"' in page and other_rep.name in page
+    resp = client.post("/leads/reassign", data={"lead_ids": [str(leads[0].id), str(leads[2].id)],
+                                                "owner_id": str(other_rep.id), "next": "/leads?stage=discover"})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/leads?stage=discover"
+    db.session.expire_all()
+    assert [db.session.get(Lead, lead.id).owner_id for lead in leads] == [other_rep.id, rep.id, other_rep.id]
+
+
+def test_reps_get_no_bulk_reassign_and_are_refused(client, rep, other_rep):
+    lead = make_lead(rep)
+    _sign_in(client, rep)
+    assert 'id="reassign-form"' not in client.get("/leads").data.decode()
+    resp = client.post("/leads/reassign", data={"lead_ids": [str(lead.id)], "owner_id": str(other_rep.id)},
+                       follow_redirects=True)
+    assert "Only managers reassign leads." in resp.data.decode()
+    db.session.expire_all()
+    assert db.session.get(Lead, lead.id).owner_id == rep.id
+
+
+def test_bulk_reassign_without_a_rep_or_to_another_team_is_refused(client, rep, team):
+    manager = f.user("manager", team=team)
+    outsider = f.user("rep", team=f.team())
+    lead = make_lead(rep)
+    _sign_in(client, manager)
+    page = client.post("/leads/reassign", data={"lead_ids": [str(lead.id)]}, follow_redirects=True).data.decode()
+    assert "Choose the rep to give the leads to." in page
+    page = client.post("/leads/reassign", data={"lead_ids": [str(lead.id)], "owner_id": str(outsider.id),
+                                                "next": "//evil.example/"}, follow_redirects=True).data.decode()
+    assert "You cannot give leads to that rep." in page
+    db.session.expire_all()
+    assert db.session.get(Lead, lead.id).owner_id == rep.id
