@@ -131,6 +131,15 @@ class Lead(TimestampMixin, Base):
         Index("ix_leads_campaign", "campaign_id"),
         Index("ix_leads_source", "source_id"),
         Index("ix_leads_claim", "claimed_by_id", "claim_expires_at"),
+        # The queue (crm/queue): a rep's untouched leads, their open leads by score, and speed-to-lead's wait list.
+        Index("ix_leads_owner_untouched", "owner_id", "created_at",
+              postgresql_where=text("first_touch_at IS NULL AND status = 'open'"),
+              sqlite_where=text("first_touch_at IS NULL AND status = 'open'")),
+        Index("ix_leads_owner_open_score", "owner_id", "score", postgresql_where=text("status = 'open'"),
+              sqlite_where=text("status = 'open'")),
+        Index("ix_leads_speed_to_lead_waiting", "created_at",
+              postgresql_where=text("first_touch_at IS NULL AND speed_to_lead_flagged_at IS NULL AND status = 'open'"),
+              sqlite_where=text("first_touch_at IS NULL AND speed_to_lead_flagged_at IS NULL AND status = 'open'")),
     )
 
     @property

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Integer, String, and_, case, cast, exists, func, literal, null, or_, select, type_coerce, union_all, update
+from sqlalchemy.orm import aliased
 
 from crm import access
 from crm.audit.service import record
@@ -145,11 +146,18 @@ def _work_statement(rep: User, now: datetime, limit: int, exclude: tuple[int, ..
     mine = and_(Lead.owner_id == rep.id, Lead.status == LeadStatus.OPEN, free)
     if exclude:
         mine = and_(mine, Lead.id.not_in(exclude))
+    # Oldest overdue follow-up first, straight from the (assignee, status, due) index; a lead with
+    # several shows once (the rows are deduplicated below), with how many are overdue.
+    due_here = and_(Task.assignee_id == rep.id, Task.status == TaskStatus.OPEN, Task.due_at <= now)
+    also_due = aliased(Task)
+    count_due = select(func.count()).select_from(also_due).where(
+        also_due.lead_id == Task.lead_id, also_due.assignee_id == rep.id, also_due.status == TaskStatus.OPEN,
+        also_due.due_at <= now).scalar_subquery()
     overdue = (
-        select(*_branch(Task.lead_id, 1, literal(0, Integer), func.min(Task.due_at), tasks=func.count()))
+        select(*_branch(Task.lead_id, 1, literal(0, Integer), Task.due_at, tasks=count_due))
         .join(Lead, Lead.id == Task.lead_id)
-        .where(Task.assignee_id == rep.id, Task.status == TaskStatus.OPEN, Task.due_at <= now, mine)
-        .group_by(Task.lead_id).order_by(func.min(Task.due_at), Task.lead_id).limit(limit)
+        .where(due_here, mine)
+        .order_by(Task.due_at, Task.lead_id).limit(2 * limit)
     )
     new = (
         select(*_branch(Lead.id, 2, literal(0, Integer), Lead.created_at))
