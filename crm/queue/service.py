@@ -26,7 +26,23 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, String, and_, case, cast, exists, func, literal, null, or_, select, type_coerce, union_all, update
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from crm import access
@@ -129,44 +145,58 @@ def in_calling_hours(zone: str, now: datetime) -> bool:
 
 # --- the work list --------------------------------------------------------------------------------
 
-def _not_held_by_others(user_id: int, now: datetime):
+def _not_held_by_others(user_id, now):
     return or_(Lead.claimed_by_id.is_(None), Lead.claimed_by_id == user_id, Lead.claim_expires_at <= now)
 
 
-def _branch(lead_id, rank: int, sort_num, sort_at, *, tasks=None, channel=None, step=None):
-    return [lead_id.label("lead_id"), literal(rank, Integer).label("rank"), type_coerce(sort_num, Integer).label("sort_num"),
+def _branch(lead_id, rank: int, sort_num, sort_at, *, tasks=None, channel=None, step=None, owner=None):
+    return [lead_id.label("lead_id"), (owner if owner is not None else cast(null(), Integer)).label("owner_id"),
+            literal(rank, Integer).label("rank"), type_coerce(sort_num, Integer).label("sort_num"),
             type_coerce(sort_at, UTCDateTime()).label("sort_at"),
             (tasks if tasks is not None else literal(0, Integer)).label("tasks"),
             (channel if channel is not None else cast(null(), String)).label("channel"),
             (step if step is not None else cast(null(), Integer)).label("step")]
 
 
-def _work_statement(rep: User, now: datetime, limit: int, exclude: tuple[int, ...] = ()):
-    free = _not_held_by_others(rep.id, now)
+@dataclass
+class _Params:
+    """Stand-ins for the rep in the statement: bind parameters, so one statement serves every rep."""
+
+    id: object
+    team_id: object
+
+
+@functools.lru_cache(maxsize=2)
+def _work_statement(has_team: bool):
+    """The work list's statement for reps with (or without) a team, built once; values come as parameters."""
+    rep = _Params(bindparam("rep_id", type_=Integer), bindparam("team_id", type_=Integer) if has_team else None)
+    now = bindparam("now", type_=UTCDateTime())
+    exclude = bindparam("exclude", expanding=True, type_=Integer)
+    limit, double_limit = bindparam("limit", type_=Integer), bindparam("double_limit", type_=Integer)
+    free = and_(_not_held_by_others(rep.id, now), Lead.id.not_in(exclude))
     mine = and_(Lead.owner_id == rep.id, Lead.status == LeadStatus.OPEN, free)
-    if exclude:
-        mine = and_(mine, Lead.id.not_in(exclude))
     # Oldest overdue follow-up first, straight from the (assignee, status, due) index; a lead with
-    # several shows once (the rows are deduplicated below), with how many are overdue.
-    due_here = and_(Task.assignee_id == rep.id, Task.status == TaskStatus.OPEN, Task.due_at <= now)
+    # several shows once (the rows are deduplicated below), with how many are overdue. The lead's
+    # owner is checked on the rows that come back: "owner = rep" on the joined lead makes PostgreSQL
+    # expect almost no rows and scan every task instead of reading the index in order.
     also_due = aliased(Task)
     count_due = select(func.count()).select_from(also_due).where(
         also_due.lead_id == Task.lead_id, also_due.assignee_id == rep.id, also_due.status == TaskStatus.OPEN,
         also_due.due_at <= now).scalar_subquery()
     overdue = (
-        select(*_branch(Task.lead_id, 1, literal(0, Integer), Task.due_at, tasks=count_due))
+        select(*_branch(Task.lead_id, 1, literal(0, Integer), Task.due_at, tasks=count_due, owner=Lead.owner_id))
         .join(Lead, Lead.id == Task.lead_id)
-        .where(due_here, mine)
-        .order_by(Task.due_at, Task.lead_id).limit(2 * limit)
+        .where(Task.assignee_id == rep.id, Task.status == TaskStatus.OPEN, Task.due_at <= now,
+               Lead.status == LeadStatus.OPEN, free)
+        .order_by(Task.due_at, Task.lead_id).limit(double_limit)
     )
     new = (
         select(*_branch(Lead.id, 2, literal(0, Integer), Lead.created_at))
         .where(mine, Lead.first_touch_at.is_(None)).order_by(Lead.created_at, Lead.id).limit(limit)
     )
-    zones = zones_in_calling_hours(now)
     offered = or_(
         and_(CadenceStep.channel == Channel.CALL, Contact.do_not_call.is_(False), Contact.phone.is_not(None),
-             Contact.timezone.in_(zones)),
+             Contact.timezone.in_(bindparam("zones", expanding=True, type_=String))),
         and_(CadenceStep.channel == Channel.EMAIL, Contact.email_opt_out.is_(False), Contact.email.is_not(None)),
         CadenceStep.channel.not_in([Channel.CALL, Channel.EMAIL]),
     )
@@ -180,22 +210,25 @@ def _work_statement(rep: User, now: datetime, limit: int, exclude: tuple[int, ..
         .where(mine, CadenceEnrollment.state == EnrollmentState.ACTIVE, CadenceEnrollment.next_step_at <= now, offered)
         .order_by(CadenceEnrollment.next_step_at, Lead.id).limit(limit)
     )
-    pool_cond = and_(access.queue_pool(rep), free)
-    if exclude:
-        pool_cond = and_(pool_cond, Lead.id.not_in(exclude))
-    pool = select(*_branch(Lead.id, 4, literal(0, Integer), Lead.created_at)).where(pool_cond) \
-        .order_by(Lead.created_at, Lead.id).limit(limit)
+    pool = select(*_branch(Lead.id, 4, literal(0, Integer), Lead.created_at)) \
+        .where(access.queue_pool(rep), free).order_by(Lead.created_at, Lead.id).limit(limit)
     waiting_step = exists().where(CadenceEnrollment.lead_id == Lead.id, CadenceEnrollment.state == EnrollmentState.ACTIVE,
                                   CadenceEnrollment.next_step_at > now)
     rest = (
         select(*_branch(Lead.id, 5, -Lead.score, func.coalesce(Lead.last_touch_at, Lead.created_at)))
         .where(mine, or_(Lead.next_action_at.is_(None), Lead.next_action_at <= now),
-               or_(Lead.last_touch_at.is_(None), Lead.last_touch_at < now - RESTING), ~waiting_step)
+               or_(Lead.last_touch_at.is_(None), Lead.last_touch_at < bindparam("rested_before", type_=UTCDateTime())),
+               ~waiting_step)
         .order_by(Lead.score.desc(), func.coalesce(Lead.last_touch_at, Lead.created_at), Lead.id).limit(limit)
     )
     branches = [select(*b.subquery().c) for b in (overdue, new, steps, pool, rest)]
     every = union_all(*branches).subquery("work")
     return select(every).order_by(every.c.rank, every.c.sort_num, every.c.sort_at, every.c.lead_id)
+
+
+def _work_params(rep: User, now: datetime, limit: int, exclude: tuple[int, ...]) -> dict:
+    return {"rep_id": rep.id, "team_id": rep.team_id, "now": now, "exclude": list(exclude), "limit": limit,
+            "double_limit": 2 * limit, "zones": list(zones_in_calling_hours(now)), "rested_before": now - RESTING}
 
 
 def work_items(rep: User, *, now: datetime | None = None, limit: int = 50,
@@ -207,8 +240,11 @@ def work_items(rep: User, *, now: datetime | None = None, limit: int = 50,
         return []
     seen: set[int] = set()
     items: list[WorkItem] = []
-    for row in db.session.execute(_work_statement(rep, now, limit, tuple(exclude))):
-        if row.lead_id in seen:
+    params = _work_params(rep, now, limit, tuple(exclude))
+    if rep.team_id is None:
+        params.pop("team_id")
+    for row in db.session.execute(_work_statement(rep.team_id is not None), params):
+        if row.lead_id in seen or row.owner_id not in (None, rep.id):
             continue
         seen.add(row.lead_id)
         items.append(WorkItem(lead_id=row.lead_id, reason=RANKS[row.rank], since=row.sort_at, tasks=row.tasks or 0,
