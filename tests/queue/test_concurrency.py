@@ -42,7 +42,7 @@ def _seed(app) -> list[int]:
     with app.app_context():
         team = Team(name="Porto", pool_mode=True)
         db.session.add(team)
-        reps = [User(email=f"rep{n}@example.com", name=f"Rep {n}", role=Role.REP, team=team, password_hash="x")
+        reps = [User(email=f"rep{n}@example.com", name=f"Rep {n}", role=Role.REP, team=team, password_hash="!")  # noqa: S106
                 for n in range(CLAIMANTS)]
         db.session.add_all(reps)
         db.session.flush()
