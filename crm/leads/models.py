@@ -76,6 +76,11 @@ class LostReason(Base):
     active: Mapped[bool] = mapped_column(default=True)
 
 
+# What the queue reads of a rep's open leads, kept in its index so PostgreSQL need not visit the table.
+QUEUE_COVERED = ("id", "contact_id", "claimed_by_id", "claim_expires_at", "next_action_at", "last_touch_at",
+                 "created_at")
+
+
 class Lead(TimestampMixin, Base):
     __tablename__ = "leads"
 
@@ -136,7 +141,7 @@ class Lead(TimestampMixin, Base):
               postgresql_where=text("first_touch_at IS NULL AND status = 'open'"),
               sqlite_where=text("first_touch_at IS NULL AND status = 'open'")),
         Index("ix_leads_owner_open_score", "owner_id", "score", postgresql_where=text("status = 'open'"),
-              sqlite_where=text("status = 'open'")),
+              sqlite_where=text("status = 'open'"), postgresql_include=list(QUEUE_COVERED)),
         Index("ix_leads_speed_to_lead_waiting", "created_at",
               postgresql_where=text("first_touch_at IS NULL AND speed_to_lead_flagged_at IS NULL AND status = 'open'"),
               sqlite_where=text("first_touch_at IS NULL AND speed_to_lead_flagged_at IS NULL AND status = 'open'")),

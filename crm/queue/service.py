@@ -36,9 +36,11 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     null,
     or_,
     select,
+    true,
     type_coerce,
     union_all,
     update,
@@ -50,7 +52,7 @@ from crm.audit.service import record
 from crm.auth.models import User
 from crm.cadences.models import CadenceEnrollment, CadenceStep, EnrollmentState
 from crm.contacts.models import Contact
-from crm.db import UTCDateTime, skip_locked, utcnow
+from crm.db import UTCDateTime, is_postgresql, skip_locked, utcnow
 from crm.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from crm.extensions import db
 from crm.leads.models import Lead, LeadStatus
@@ -166,8 +168,8 @@ class _Params:
     team_id: object
 
 
-@functools.lru_cache(maxsize=2)
-def _work_statement(has_team: bool):
+@functools.lru_cache(maxsize=4)
+def _work_statement(has_team: bool, lateral: bool):
     """The work list's statement for reps with (or without) a team, built once; values come as parameters."""
     rep = _Params(bindparam("rep_id", type_=Integer), bindparam("team_id", type_=Integer) if has_team else None)
     now = bindparam("now", type_=UTCDateTime())
@@ -200,18 +202,35 @@ def _work_statement(has_team: bool):
         and_(CadenceStep.channel == Channel.EMAIL, Contact.email_opt_out.is_(False), Contact.email.is_not(None)),
         CadenceStep.channel.not_in([Channel.CALL, Channel.EMAIL]),
     )
-    steps = (
-        select(*_branch(Lead.id, 3, literal(0, Integer), CadenceEnrollment.next_step_at, channel=CadenceStep.channel,
-                        step=CadenceEnrollment.step_position))
-        .join(CadenceEnrollment, CadenceEnrollment.lead_id == Lead.id)
+    due_step = (
+        select(CadenceEnrollment.next_step_at, CadenceEnrollment.step_position, CadenceStep.channel)
         .join(CadenceStep, and_(CadenceStep.cadence_id == CadenceEnrollment.cadence_id,
                                 CadenceStep.position == CadenceEnrollment.step_position))
         .join(Contact, Contact.id == Lead.contact_id)
-        .where(mine, CadenceEnrollment.state == EnrollmentState.ACTIVE, CadenceEnrollment.next_step_at <= now, offered)
-        .order_by(CadenceEnrollment.next_step_at, Lead.id).limit(limit)
+        .where(CadenceEnrollment.lead_id == Lead.id, CadenceEnrollment.state == EnrollmentState.ACTIVE,
+               CadenceEnrollment.next_step_at <= now, offered)
     )
-    pool = select(*_branch(Lead.id, 4, literal(0, Integer), Lead.created_at)) \
-        .where(access.queue_pool(rep), free).order_by(Lead.created_at, Lead.id).limit(limit)
+    if lateral:
+        # PostgreSQL: walk the rep's open leads (an index-only scan) and look up each one's due step;
+        # the contact is read only for leads that have one. A plain join starts from every due step
+        # of every rep instead.
+        step = due_step.limit(1).lateral("step")
+        steps = select(*_branch(Lead.id, 3, literal(0, Integer), step.c.next_step_at, channel=step.c.channel,
+                                step=step.c.step_position)).join(step, true())
+    else:
+        steps = select(*_branch(Lead.id, 3, literal(0, Integer), CadenceEnrollment.next_step_at,
+                                channel=CadenceStep.channel, step=CadenceEnrollment.step_position)) \
+            .join(CadenceEnrollment, CadenceEnrollment.lead_id == Lead.id) \
+            .join(CadenceStep, and_(CadenceStep.cadence_id == CadenceEnrollment.cadence_id,
+                                    CadenceStep.position == CadenceEnrollment.step_position)) \
+            .join(Contact, Contact.id == Lead.contact_id) \
+            .where(CadenceEnrollment.state == EnrollmentState.ACTIVE, CadenceEnrollment.next_step_at <= now, offered)
+    steps = steps.where(mine).order_by(literal_column("sort_at"), Lead.id).limit(limit)
+    # The pool of the rep's team and the pool of no team, each read in its index's order (one OR
+    # between them would make PostgreSQL fetch and sort the whole pool).
+    pools = [select(*_branch(Lead.id, 4, literal(0, Integer), Lead.created_at))
+             .where(access.queue_pool(rep), team, free).order_by(Lead.created_at, Lead.id).limit(limit)
+             for team in ([Lead.team_id == rep.team_id] if has_team else []) + [Lead.team_id.is_(None)]]
     waiting_step = exists().where(CadenceEnrollment.lead_id == Lead.id, CadenceEnrollment.state == EnrollmentState.ACTIVE,
                                   CadenceEnrollment.next_step_at > now)
     rest = (
@@ -221,7 +240,7 @@ def _work_statement(has_team: bool):
                ~waiting_step)
         .order_by(Lead.score.desc(), func.coalesce(Lead.last_touch_at, Lead.created_at), Lead.id).limit(limit)
     )
-    branches = [select(*b.subquery().c) for b in (overdue, new, steps, pool, rest)]
+    branches = [select(*b.subquery().c) for b in (overdue, new, steps, *pools, rest)]
     every = union_all(*branches).subquery("work")
     return select(every).order_by(every.c.rank, every.c.sort_num, every.c.sort_at, every.c.lead_id)
 
@@ -243,7 +262,8 @@ def work_items(rep: User, *, now: datetime | None = None, limit: int = 50,
     params = _work_params(rep, now, limit, tuple(exclude))
     if rep.team_id is None:
         params.pop("team_id")
-    for row in db.session.execute(_work_statement(rep.team_id is not None), params):
+    statement = _work_statement(rep.team_id is not None, is_postgresql(db.session))
+    for row in db.session.execute(statement, params):
         if row.lead_id in seen or row.owner_id not in (None, rep.id):
             continue
         seen.add(row.lead_id)
