@@ -84,8 +84,7 @@ def next_lead():
     claim = service.claim_next(current_api_user())
     if claim is None:
         return None, 204
-    lead = db.session.scalar(select(Lead).where(Lead.id == claim.lead.id).options(*_LOADS))
-    return ClaimOut(**_item_out(claim.item, lead), lease_expires_at=claim.expires_at, from_pool=claim.from_pool)
+    return ClaimOut(**_item_out(claim.item, claim.lead), lease_expires_at=claim.expires_at, from_pool=claim.from_pool)
 
 
 @endpoint("/leads/<int:lead_id>/lease", "POST", summary="Renew your lease on a lead you are working",

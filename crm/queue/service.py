@@ -45,7 +45,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, selectinload
 
 from crm import access
 from crm.audit.service import record
@@ -169,8 +169,11 @@ class _Params:
 
 
 @functools.lru_cache(maxsize=4)
-def _work_statement(has_team: bool, lateral: bool):
-    """The work list's statement for reps with (or without) a team, built once; values come as parameters."""
+def _work_statement(has_team: bool, lateral: bool, ranks: tuple[int, ...] = (1, 2, 3, 4, 5)):
+    """The work list's statement for reps with (or without) a team, built once; values come as parameters.
+
+    ``ranks`` keeps only some reasons (a claim asks for the cheap, urgent ones first).
+    """
     rep = _Params(bindparam("rep_id", type_=Integer), bindparam("team_id", type_=Integer) if has_team else None)
     now = bindparam("now", type_=UTCDateTime())
     exclude = bindparam("exclude", expanding=True, type_=Integer)
@@ -240,7 +243,8 @@ def _work_statement(has_team: bool, lateral: bool):
                ~waiting_step)
         .order_by(Lead.score.desc(), func.coalesce(Lead.last_touch_at, Lead.created_at), Lead.id).limit(limit)
     )
-    branches = [select(*b.subquery().c) for b in (overdue, new, steps, *pools, rest)]
+    by_rank = {1: [overdue], 2: [new], 3: [steps], 4: pools, 5: [rest]}
+    branches = [select(*b.subquery().c) for rank in ranks for b in by_rank[rank]]
     every = union_all(*branches).subquery("work")
     return select(every).order_by(every.c.rank, every.c.sort_num, every.c.sort_at, every.c.lead_id)
 
@@ -250,8 +254,8 @@ def _work_params(rep: User, now: datetime, limit: int, exclude: tuple[int, ...])
             "double_limit": 2 * limit, "zones": list(zones_in_calling_hours(now)), "rested_before": now - RESTING}
 
 
-def work_items(rep: User, *, now: datetime | None = None, limit: int = 50,
-               exclude: tuple[int, ...] = ()) -> list[WorkItem]:
+def work_items(rep: User, *, now: datetime | None = None, limit: int = 50, exclude: tuple[int, ...] = (),
+               ranks: tuple[int, ...] = (1, 2, 3, 4, 5)) -> list[WorkItem]:
     """The rep's work list, best first, one item per lead with the reason it is there (one query)."""
     now = now or utcnow()
     limit = max(1, min(limit, MAX_LIMIT))
@@ -262,7 +266,7 @@ def work_items(rep: User, *, now: datetime | None = None, limit: int = 50,
     params = _work_params(rep, now, limit, tuple(exclude))
     if rep.team_id is None:
         params.pop("team_id")
-    statement = _work_statement(rep.team_id is not None, is_postgresql(db.session))
+    statement = _work_statement(rep.team_id is not None, is_postgresql(db.session), ranks)
     for row in db.session.execute(statement, params):
         if row.lead_id in seen or row.owner_id not in (None, rep.id):
             continue
@@ -276,8 +280,6 @@ def work_items(rep: User, *, now: datetime | None = None, limit: int = 50,
 
 def work_list(rep: User, *, now: datetime | None = None, limit: int = 50) -> list[WorkItem]:
     """work_items with each item's lead and contact loaded (two more queries, whatever the length)."""
-    from sqlalchemy.orm import selectinload
-
     items = work_items(rep, now=now, limit=limit)
     if items:
         leads = {lead.id: lead for lead in db.session.scalars(
@@ -328,14 +330,28 @@ def claim_next(rep: User, *, now: datetime | None = None, skip: tuple[int, ...] 
     if not access.may_use_queue(rep):
         raise AccessDenied(str(_l("The queue is for inside-sales reps.")))
     left = tuple(_release_others(rep)) + tuple(skip)
+    # Reasons in stages, each strictly before the next: a rep with a follow-up due never pays for
+    # looking up cadence steps. At most three stages, each one statement (plus the claim).
+    for ranks in CLAIM_STAGES:
+        claim = _claim_from(rep, now, left, ranks)
+        if claim is not None:
+            return claim
+    return None
+
+
+CLAIM_STAGES = ((1, 2), (3,), (4, 5))
+
+
+def _claim_from(rep: User, now: datetime, left: tuple[int, ...], ranks: tuple[int, ...]) -> Claim | None:
     for size in (16, 64, MAX_LIMIT):
-        items = work_items(rep, now=now, limit=size, exclude=left)
+        items = work_items(rep, now=now, limit=size, exclude=left, ranks=ranks)
         if not items:
             return None
         lead_id = _take(rep, [i.lead_id for i in items], now)
         if lead_id is not None:
             item = next(i for i in items if i.lead_id == lead_id)
-            lead = db.session.get(Lead, lead_id, populate_existing=True)
+            lead = db.session.scalar(select(Lead).where(Lead.id == lead_id).options(selectinload(Lead.contact))
+                                     .execution_options(populate_existing=True))
             if item.reason == Reason.POOL:
                 record(rep, "lead.claimed_from_pool", lead, {"owner_id": rep.id})
             return Claim(lead, item, lead.claim_expires_at, item.reason == Reason.POOL)
