@@ -71,3 +71,34 @@ def test_empty_queue_shows_a_friendly_page(live_server, page):
     expect(page.get_by_test_id("queue-empty")).to_contain_text("Nothing waiting for you")
     page.keyboard.press("n")
     expect(page.get_by_role("alert").first).to_contain_text("Nothing to do right now.")
+
+
+def test_leaving_the_lead_page_lets_go_of_the_lease(live_server, page):
+    import time
+
+    from crm.leads.models import Lead
+
+    def _one():
+        rep = create_user("vera@touchline.example", "rep-password-12", "rep", name="Vera Rep", team="Beacon team")
+        contact = Contact(first_name="Zita", last_name="Lopes", phone="+351912888111", timezone="Europe/Lisbon",
+                          team_id=rep.team_id)
+        db.session.add(contact)
+        db.session.flush()
+        return create_lead(contact, actor=rep, owner=rep, title="Zita's fibre").id
+
+    def _holder(lead_id):
+        return db.session.get(Lead, lead_id).claimed_by_id
+
+    lead_id = live_server.run(_one)
+    sign_in(page, live_server, "vera@touchline.example", "rep-password-12")
+    page.goto(live_server.url + "/queue")
+    page.keyboard.press("n")
+    expect(page.get_by_test_id("lease-status")).to_contain_text("You are working this lead")
+    assert live_server.run(_holder, lead_id) is not None
+    page.get_by_role("link", name="Contacts").click()
+    expect(page.get_by_role("heading", name="Contacts")).to_be_visible()
+    for _ in range(30):
+        if live_server.run(_holder, lead_id) is None:
+            break
+        time.sleep(0.1)
+    assert live_server.run(_holder, lead_id) is None
