@@ -29,7 +29,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Integer,
     String,
+    all_,
     and_,
+    any_,
     bindparam,
     case,
     cast,
@@ -176,9 +178,16 @@ def _work_statement(has_team: bool, lateral: bool, ranks: tuple[int, ...] = (1, 
     """
     rep = _Params(bindparam("rep_id", type_=Integer), bindparam("team_id", type_=Integer) if has_team else None)
     now = bindparam("now", type_=UTCDateTime())
-    exclude = bindparam("exclude", expanding=True, type_=Integer)
+    if lateral:  # PostgreSQL: lists as one array parameter each, so the statement's text never changes
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        not_excluded = Lead.id != all_(bindparam("exclude", type_=ARRAY(Integer)))
+        open_zone = Contact.timezone == any_(bindparam("zones", type_=ARRAY(String)))
+    else:
+        not_excluded = Lead.id.not_in(bindparam("exclude", expanding=True, type_=Integer))
+        open_zone = Contact.timezone.in_(bindparam("zones", expanding=True, type_=String))
     limit, double_limit = bindparam("limit", type_=Integer), bindparam("double_limit", type_=Integer)
-    free = and_(_not_held_by_others(rep.id, now), Lead.id.not_in(exclude))
+    free = and_(_not_held_by_others(rep.id, now), not_excluded)
     mine = and_(Lead.owner_id == rep.id, Lead.status == LeadStatus.OPEN, free)
     # Oldest overdue follow-up first, straight from the (assignee, status, due) index; a lead with
     # several shows once (the rows are deduplicated below), with how many are overdue. The lead's
@@ -201,7 +210,7 @@ def _work_statement(has_team: bool, lateral: bool, ranks: tuple[int, ...] = (1, 
     )
     offered = or_(
         and_(CadenceStep.channel == Channel.CALL, Contact.do_not_call.is_(False), Contact.phone.is_not(None),
-             Contact.timezone.in_(bindparam("zones", expanding=True, type_=String))),
+             open_zone),
         and_(CadenceStep.channel == Channel.EMAIL, Contact.email_opt_out.is_(False), Contact.email.is_not(None)),
         CadenceStep.channel.not_in([Channel.CALL, Channel.EMAIL]),
     )
