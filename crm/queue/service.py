@@ -170,7 +170,7 @@ class _Params:
     team_id: object
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=16)
 def _work_statement(has_team: bool, lateral: bool, ranks: tuple[int, ...] = (1, 2, 3, 4, 5)):
     """The work list's statement for reps with (or without) a team, built once; values come as parameters.
 
@@ -214,19 +214,19 @@ def _work_statement(has_team: bool, lateral: bool, ranks: tuple[int, ...] = (1, 
         and_(CadenceStep.channel == Channel.EMAIL, Contact.email_opt_out.is_(False), Contact.email.is_not(None)),
         CadenceStep.channel.not_in([Channel.CALL, Channel.EMAIL]),
     )
-    due_step = (
-        select(CadenceEnrollment.next_step_at, CadenceEnrollment.step_position, CadenceStep.channel)
-        .join(CadenceStep, and_(CadenceStep.cadence_id == CadenceEnrollment.cadence_id,
-                                CadenceStep.position == CadenceEnrollment.step_position))
-        .join(Contact, Contact.id == Lead.contact_id)
-        .where(CadenceEnrollment.lead_id == Lead.id, CadenceEnrollment.state == EnrollmentState.ACTIVE,
-               CadenceEnrollment.next_step_at <= now, offered)
-    )
     if lateral:
         # PostgreSQL: walk the rep's open leads (an index-only scan) and look up each one's due step;
         # the contact is read only for leads that have one. A plain join starts from every due step
         # of every rep instead.
-        step = due_step.limit(1).lateral("step")
+        step = (
+            select(CadenceEnrollment.next_step_at, CadenceEnrollment.step_position, CadenceStep.channel)
+            .join(CadenceStep, and_(CadenceStep.cadence_id == CadenceEnrollment.cadence_id,
+                                    CadenceStep.position == CadenceEnrollment.step_position))
+            .join(Contact, Contact.id == Lead.contact_id)
+            .where(CadenceEnrollment.lead_id == Lead.id, CadenceEnrollment.state == EnrollmentState.ACTIVE,
+                   CadenceEnrollment.next_step_at <= now, offered)
+            .limit(1).lateral("step")
+        )
         steps = select(*_branch(Lead.id, 3, literal(0, Integer), step.c.next_step_at, channel=step.c.channel,
                                 step=step.c.step_position)).join(step, true())
     else:
