@@ -8,7 +8,8 @@ team in pool mode with ``--claimants`` reps and ``--pool`` unassigned leads, the
 rep (own app, own connection). Each rep loops: claim_next → commit → log "no answer" through the lead
 workspace's service (log_outcome) → commit, until the time is up or the pool is empty. Reported: claims
 per second over the run's wall time (claims and logging together), the claim's own latency, and the
-number of leads handed to more than one rep (must be 0).
+number of leads handed to more than one rep (must be 0). ``--claim-only`` replaces the logging with one
+UPDATE that has the same effect on the queue (the lead is touched and let go), to measure the claim alone.
 
 ``--cadences`` (default on) first gives one open lead in seven an active enrollment in a default
 cadence with steps due over the last days (once per database), so the work list's cadence branch has data.
@@ -82,7 +83,9 @@ def make_pool(app, claimants: int, pool: int) -> list[int]:
         return [r.id for r in reps]
 
 
-def claimant(url: str, rep_id: int, seconds: float, start, results) -> None:
+def claimant(url: str, rep_id: int, seconds: float, start, results, claim_only: bool = False) -> None:
+    import sqlalchemy as sa
+
     from crm import create_app
     from crm.auth.models import User
     from crm.extensions import db
@@ -103,7 +106,12 @@ def claimant(url: str, rep_id: int, seconds: float, start, results) -> None:
             if claim is None:
                 break
             claims.append(claim.lead.id)
-            log_outcome(rep, claim.lead, outcome="no_answer", had_lease=True)
+            if claim_only:  # what logging does to the queue (touched, let go), in one statement
+                db.session.execute(sa.text("UPDATE leads SET first_touch_at = now(), last_touch_at = now(), "
+                                           "claimed_by_id = NULL, claim_expires_at = NULL WHERE id = :id"),
+                                   {"id": claim.lead.id})
+            else:
+                log_outcome(rep, claim.lead, outcome="no_answer", had_lease=True)
             db.session.commit()
         elapsed = time.perf_counter() - began
         db.session.remove()
@@ -118,6 +126,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--no-cadences", action="store_true")
     parser.add_argument("--cadences-only", action="store_true")
+    parser.add_argument("--claim-only", action="store_true",
+                        help="instead of logging each lead, mark it touched and let go in one UPDATE")
     args = parser.parse_args()
 
     from crm import create_app
@@ -132,7 +142,8 @@ def main() -> None:
     print(f"{args.claimants} claimants, {args.pool} leads in their pool; running {args.seconds:.0f} s …")
     ctx = mp.get_context("spawn")
     start, results = ctx.Barrier(args.claimants), ctx.Queue()
-    procs = [ctx.Process(target=claimant, args=(args.url, rep_id, args.seconds, start, results)) for rep_id in rep_ids]
+    procs = [ctx.Process(target=claimant, args=(args.url, rep_id, args.seconds, start, results,
+                                                                  args.claim_only)) for rep_id in rep_ids]
     for p in procs:
         p.start()
     rows = [results.get(timeout=args.seconds + 300) for _ in procs]
@@ -142,7 +153,8 @@ def main() -> None:
     latencies = sorted(ms for _, _, lats, _ in rows for ms in lats)
     wall = max(elapsed for *_, elapsed in rows)
     duplicates = sum(n - 1 for n in Counter(claims).values() if n > 1)
-    print(f"claims: {len(claims)} in {wall:.1f} s = {len(claims) / wall:.0f} claims/s (claim + log per lead)")
+    what = "claim + one UPDATE per lead" if args.claim_only else "claim + log per lead"
+    print(f"claims: {len(claims)} in {wall:.1f} s = {len(claims) / wall:.0f} claims/s ({what})")
     print(f"claim latency: median {statistics.median(latencies):.1f} ms, "
           f"p95 {latencies[int(len(latencies) * .95) - 1]:.1f} ms")
     print(f"leads handed out twice: {duplicates}")
