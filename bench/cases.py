@@ -190,3 +190,44 @@ CASES: dict[str, Case] = {
     "report_funnel_admin": Case(report_funnel_admin, lambda ctx: _report_sql(_admin(ctx), "funnel")),
     "report_activity_admin": Case(report_activity_admin, lambda ctx: _report_sql(_admin(ctx), "activity")),
 }
+
+
+# --- the lead queue (crm/queue) -------------------------------------------------------------------
+
+def _api_post_client(ctx: Context, user: User):
+    from crm.auth.service import create_token
+
+    token = create_token(user, "bench")
+    db.session.commit()
+    return ctx.app.test_client(), {"Authorization": f"Bearer {token}"}
+
+
+def queue_claim(ctx: Context):
+    """POST /api/v1/queue/next as a rep: releases the lead held before and claims the next one (committed)."""
+    client, headers = _api_post_client(ctx, ctx.rep)
+
+    def run():
+        resp = client.post("/api/v1/queue/next", headers=headers)
+        assert resp.status_code in (200, 204), (resp.status_code, resp.data[:200])
+    return run
+
+
+def queue_list(ctx: Context):
+    get = ctx.api_for(ctx.rep)
+    return lambda: get("/queue", limit=50)
+
+
+def queue_page(ctx: Context):
+    client = ctx.client_for(ctx.rep)
+
+    def run():
+        resp = client.get("/queue")
+        assert resp.status_code == 200, resp.status_code
+    return run
+
+
+CASES.update({
+    "queue_claim": Case(queue_claim),
+    "queue_list": Case(queue_list),
+    "queue_page": Case(queue_page),
+})

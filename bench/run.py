@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+from flask import g
 
 from bench.cases import CASES, Context
 from bench.generate import DEFAULT_URL
@@ -78,6 +79,7 @@ def main() -> None:
                 row["raw_sql_median_ms"] = raw["median_ms"]
                 row["ratio"] = round(row["median_ms"] / raw["median_ms"], 2) if raw["median_ms"] else None
             db.session.rollback()
+            g.pop("_login_user", None)  # requests here share the harness's `g`: drop the user an API case left
             results["cases"][name] = row
             print(f"{name:<22}{row['median_ms']:>11}{row['p95_ms']:>10}"
                   f"{row.get('raw_sql_median_ms', '—'):>12}{row.get('ratio', '—'):>8}")

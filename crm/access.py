@@ -389,3 +389,37 @@ def task_assignees(user: User):
     if user.role == Role.MANAGER and user.team_id is not None:
         return stmt.where(or_(User.team_id == user.team_id, User.id == user.id))
     return stmt.where(User.id == user.id)
+
+
+# --- The lead queue (issue 4: queue, claims, reassignment) ---------------------------------------
+
+def queue_pool(user: User):
+    """The unassigned pool a rep's Next lead may take from: open, no owner, their team's (or no team's)."""
+    team = Lead.team_id.is_(None) if user.team_id is None else or_(Lead.team_id == user.team_id,
+                                                                    Lead.team_id.is_(None))
+    return and_(Lead.owner_id.is_(None), Lead.status == LeadStatus.OPEN, team)
+
+
+def lead_workability(user: User):
+    """Leads ``user`` may claim and work from the queue: an active rep's own open leads and their pool."""
+    if user.role != Role.REP or not user.active:
+        return false()
+    return or_(and_(Lead.owner_id == user.id, Lead.status == LeadStatus.OPEN), queue_pool(user))
+
+
+def may_use_queue(user: User) -> bool:
+    return user.is_authenticated and user.role == Role.REP and user.active
+
+
+def check_may_work(user: User, lead: Lead) -> None:
+    """Refuse a claim of a lead the user may not work (not theirs, not their pool, not open, not a rep)."""
+    if db.session.scalar(select(Lead.id).where(Lead.id == lead.id, lead_workability(user))) is None:
+        raise AccessDenied(str(_l("This lead is not yours to work: it belongs to another rep, "
+                                  "another team's pool, or it is closed.")), code="not_workable")
+
+
+def check_may_reassign(user: User, owner: User) -> None:
+    """Reassigning leads is for managers (to their team's reps) and admins."""
+    if user.role not in (Role.MANAGER, Role.ADMIN):
+        raise AccessDenied(str(_l("Only managers reassign leads.")))
+    check_assignable(user, owner)

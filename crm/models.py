@@ -9,6 +9,7 @@ from crm.handoffs.models import Handoff, HandoffStatus
 from crm.imports.models import ImportJob, ImportStatus
 from crm.integrations.models import InboundEvent, Integration, IntegrationChannel
 from crm.leads.models import Campaign, Lead, LeadStatus, LostReason, Source, Stage, StageChange
+from crm.queue import models as _queue_indexes  # noqa: F401  (indexes on tasks and enrollments)
 from crm.reports.models import Target, TargetMetric
 from crm.scheduler.models import JobRun, Setting
 from crm.tasks.models import Task, TaskKind, TaskStatus

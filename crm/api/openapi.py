@@ -88,6 +88,9 @@ def build_document() -> dict:
             codes.pop(415, None)
         codes.update(spec.responses)
         for code, description in codes.items():
+            if code < 300:  # another success (e.g. 204 No Content): no error body
+                op["responses"].setdefault(str(code), {"description": description})
+                continue
             op["responses"].setdefault(str(code), {
                 "description": description,
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},

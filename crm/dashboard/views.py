@@ -48,9 +48,12 @@ def task_counts(user) -> dict[str, int]:
 @bp.get("/")
 @login_required
 def index():
+    from crm.access import is_manager
     from crm.handoffs.service import dashboard_summary
+    from crm.queue.speed_to_lead import flagged_leads
     from crm.reports.targets import current_targets_for  # issue 8: the rep's own attainment
 
     return render_template("dashboard/index.html", pipeline=pipeline_counts(current_user),
                            tasks=task_counts(current_user), stages=[s.value for s in STAGE_ORDER],
-                           handoffs=dashboard_summary(current_user), my_targets=current_targets_for(current_user))
+                           handoffs=dashboard_summary(current_user), my_targets=current_targets_for(current_user),
+                           speed_to_lead=flagged_leads(current_user) if is_manager(current_user) else [])

@@ -78,6 +78,9 @@ class LostReason(Base):
 
 REPORT_LEAD_COLUMNS = ["team_id", "owner_id", "status", "value", "source_id", "campaign_id", "first_touch_at",
                        "lost_reason_id"]
+# What the queue reads of a rep's open leads, kept in its index so PostgreSQL need not visit the table.
+QUEUE_COVERED = ("id", "contact_id", "claimed_by_id", "claim_expires_at", "next_action_at", "last_touch_at",
+                 "created_at")
 
 
 class Lead(TimestampMixin, Base):
@@ -137,6 +140,15 @@ class Lead(TimestampMixin, Base):
         Index("ix_leads_campaign", "campaign_id"),
         Index("ix_leads_source", "source_id"),
         Index("ix_leads_claim", "claimed_by_id", "claim_expires_at"),
+        # The queue (crm/queue): a rep's untouched leads, their open leads by score, and speed-to-lead's wait list.
+        Index("ix_leads_owner_untouched", "owner_id", "created_at",
+              postgresql_where=text("first_touch_at IS NULL AND status = 'open'"),
+              sqlite_where=text("first_touch_at IS NULL AND status = 'open'")),
+        Index("ix_leads_owner_open_score", "owner_id", "score", postgresql_where=text("status = 'open'"),
+              sqlite_where=text("status = 'open'"), postgresql_include=list(QUEUE_COVERED)),
+        Index("ix_leads_speed_to_lead_waiting", "created_at",
+              postgresql_where=text("first_touch_at IS NULL AND speed_to_lead_flagged_at IS NULL AND status = 'open'"),
+              sqlite_where=text("first_touch_at IS NULL AND speed_to_lead_flagged_at IS NULL AND status = 'open'")),
     )
 
     @property

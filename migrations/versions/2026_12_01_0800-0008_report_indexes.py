@@ -5,13 +5,13 @@ on PostgreSQL the indexes carry the columns those queries aggregate (INCLUDE), s
 are answered by index-only scans instead of reading the tables (docs/reports.md).
 
 Revision ID: 0008_report_indexes
-Revises: 0004_handoffs_lead_index
+Revises: 0005_queue_indexes
 Create Date: 2026-12-01 08:00:00
 """
 from alembic import op
 
 revision = "0008_report_indexes"
-down_revision = "0004_handoffs_lead_index"
+down_revision = "0005_queue_indexes"
 branch_labels = None
 depends_on = None
 

@@ -6,14 +6,14 @@ millisecond instead of sorting them all (~450 ms). SQLite has no ICU (its collat
 is registered per connection, see crm.db.collated) and sorts without one, so the
 index is PostgreSQL-only and lives here, not on the models (see crm.schema.include_object).
 
-Revision ID: 0011
-Revises: 0004_handoffs_lead_index
+Revision ID: 0011_contacts_name_order
+Revises: 0008_report_indexes
 Create Date: 2026-12-01 12:45:00
 """
 from alembic import op
 
-revision = "0011"
-down_revision = "0004_handoffs_lead_index"
+revision = "0011_contacts_name_order"
+down_revision = "0008_report_indexes"
 branch_labels = None
 depends_on = None
 
