@@ -26,7 +26,6 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -37,6 +36,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from crm.audit.models import AuditEvent
 from crm.audit.service import record
 from crm.cadences.models import Cadence, CadenceEnrollment, CadenceStep, EnrollmentState
+from crm.calling_hours import calling_hours
 from crm.contacts.models import Contact
 from crm.db import bulk_insert, is_postgresql, utcnow
 from crm.email.models import EmailTemplate
@@ -65,18 +65,6 @@ BATCH = 500
 
 
 # ---------------------------------------------------------------- time windows
-
-def calling_hours() -> tuple[time, time]:
-    """CALLING_HOURS ("08:00-21:00") as two local times."""
-    raw = current_app.config["CALLING_HOURS"]
-    try:
-        start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
-    except ValueError as exc:
-        raise ValueError(f"CALLING_HOURS must look like 08:00-21:00, not {raw!r}") from exc
-    if end <= start:
-        raise ValueError(f"CALLING_HOURS must end after it starts: {raw!r}")
-    return start, end
-
 
 def within_calling_hours(moment: datetime, timezone: str) -> bool:
     """Is ``moment`` inside CALLING_HOURS in the zone ``timezone`` (the contact's)?"""

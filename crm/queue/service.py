@@ -53,6 +53,7 @@ from crm import access
 from crm.audit.service import record
 from crm.auth.models import User
 from crm.cadences.models import CadenceEnrollment, CadenceStep, EnrollmentState
+from crm.calling_hours import calling_hours
 from crm.contacts.models import Contact
 from crm.db import UTCDateTime, is_postgresql, skip_locked, utcnow
 from crm.errors import AccessDenied, Conflict, NotFound, ValidationFailed
@@ -114,18 +115,6 @@ class Claim:
 
 
 # --- calling hours --------------------------------------------------------------------------------
-
-def calling_hours(raw: str | None = None) -> tuple[time, time]:
-    """CALLING_HOURS ("08:00-21:00") as two times; a malformed setting is refused, not guessed."""
-    raw = raw if raw is not None else current_app.config.get("CALLING_HOURS") or "08:00-21:00"
-    try:
-        start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
-    except ValueError as exc:
-        raise ValueError(f"CALLING_HOURS must look like 08:00-21:00, got {raw!r}") from exc
-    if start >= end:
-        raise ValueError(f"CALLING_HOURS must start before it ends, got {raw!r}")
-    return start, end
-
 
 @functools.lru_cache(maxsize=1)
 def _all_zones() -> tuple[str, ...]:

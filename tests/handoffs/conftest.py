@@ -35,6 +35,8 @@ def org(db_session):
         admin=f.user(Role.ADMIN, name="Ana Admin"),
     )
     o.lead = f.lead(o.rep, contact_obj=f.contact(country="PT", timezone="Europe/Lisbon"), title="Fibre for 40 seats")
+    # Qualified by a call: worked long before any hand-off, so no speed-to-lead flag muddles the SLA job's counts.
+    o.lead.first_touch_at = o.lead.last_touch_at = o.lead.created_at
     return o
 
 

@@ -121,3 +121,17 @@ def test_flagged_leads_show_on_the_managers_dashboard_only(client, lisbon):
     client.post("/logout")
     client.post("/login", data={"email": rep.email, "password": f.PASSWORD})
     assert 'data-testid="speed-to-lead"' not in client.get("/").data.decode()
+
+
+def test_the_sla_job_flags_speed_to_lead_breaches_once(lisbon):
+    import time_machine
+
+    from crm.scheduler.runner import run_job
+
+    team, managers = lisbon
+    late = make_lead(f.user("rep", team=team), touched=False, created=TUESDAY_10_LISBON)
+    with time_machine.travel(TUESDAY_10_LISBON + timedelta(minutes=6), tick=False):
+        assert run_job("sla").items == 1
+        assert late.speed_to_lead_flagged_at is not None
+        assert run_job("sla").items == 0  # flagged and emailed once, not every five minutes
+    assert db.session.scalar(select(func.count()).select_from(OutboundEmail)) == len(managers)
