@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 from crm import access
@@ -53,7 +54,8 @@ def index():
 
 @bp.get("/users")
 def users():
-    rows = db.session.scalars(select(User).order_by(User.active.desc(), User.name)).all()
+    rows = db.session.scalars(select(User).options(selectinload(User.team))
+                              .order_by(User.active.desc(), User.name)).all()
     return render_template("admin/users.html", users=rows)
 
 
