@@ -18,6 +18,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -200,6 +201,16 @@ def run_locust(base: str, plan_path: str, prefix: str, *, users: int, seconds: i
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120, check=False)
 
 
+def postgres_backends(url: str) -> list[int]:
+    """Process ids of the PostgreSQL backends serving ``url``'s database (the web workers' connections)."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        pids = list(conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                                         " AND pid <> pg_backend_pid()")).scalars())
+    engine.dispose()
+    return pids
+
+
 def data_size(url: str) -> dict:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
@@ -230,6 +241,8 @@ def load_test(url: str, *, workers: int = 4, users: int = 80, reps: int = 100, s
             sampler = MemorySampler(server.pid)
             load_before, cpu_before = os.getloadavg(), {p: cpu_seconds(p) for p in worker_pids(server.pid)}
             sampler.start()
+            pg_before = {p: cpu_seconds(p) for p in postgres_backends(url)}
+            locust_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.monotonic()
             done = run_locust(base, plan_path, os.path.join(tmp, "locust"), users=users, seconds=seconds,
                               max_requests=max_requests, queue=queue, wait=wait)
@@ -237,6 +250,10 @@ def load_test(url: str, *, workers: int = 4, users: int = 80, reps: int = 100, s
             sampler.stop.set()
             sampler.join()
             worker_cpu = sum(cpu_seconds(p) - cpu_before.get(p, 0.0) for p in worker_pids(server.pid))
+            # backends opened during the run count from zero; those of the plan's engine are gone
+            pg_cpu = sum(cpu_seconds(p) - pg_before.get(p, 0.0) for p in postgres_backends(url))
+            locust_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            locust_cpu = (locust_after.ru_utime + locust_after.ru_stime) - (locust_before.ru_utime + locust_before.ru_stime)
             load_after = os.getloadavg()
             if done.returncode != 0 or not os.path.exists(os.path.join(tmp, "locust_stats.csv")):
                 raise SystemExit(f"locust failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -248,7 +265,8 @@ def load_test(url: str, *, workers: int = 4, users: int = 80, reps: int = 100, s
     return {"when": datetime.now(UTC).isoformat(timespec="seconds"), "data": data_size(url), "gunicorn_workers": workers,
             "simulated_reps": users, "reps_with_tokens": len(plan["reps"]), "seconds": round(elapsed, 1),
             "next_lead_included": queue, **stats, "web_workers_memory": memory_summary(sampler.samples),
-            "web_workers_cpu_s": round(worker_cpu, 1), "cores": os.cpu_count(),
+            "web_workers_cpu_s": round(worker_cpu, 1), "postgres_cpu_s": round(pg_cpu, 1), "locust_cpu_s": round(locust_cpu, 1),
+            "cores": os.cpu_count(),
             "load_avg_1m": [round(load_before[0], 1), round(load_after[0], 1)]}
 
 
@@ -270,7 +288,12 @@ def report(result: dict) -> str:
         lines.append(f"ERROR ×{failure['count']} {failure['name']}: {failure['error']}")
     lines.append("web workers' RSS (MB) after warm-up → end (max):  " + "; ".join(
         f"{m['after_warmup_mb']} → {m['end_mb']} ({m['max_mb']})" for m in result["web_workers_memory"].values()))
-    lines.append(f"web workers' CPU: {result['web_workers_cpu_s']} s in {result['seconds']} s")
+    total = max(result["requests"].get("all", {}).get("requests", 0), 1)
+    per = {k: result[k] * 1000 / total for k in ("web_workers_cpu_s", "postgres_cpu_s", "locust_cpu_s")}
+    lines.append(f"CPU in {result['seconds']} s: web workers {result['web_workers_cpu_s']} s, PostgreSQL "
+                 f"{result['postgres_cpu_s']} s, locust {result['locust_cpu_s']} s = per request "
+                 f"{per['web_workers_cpu_s']:.1f} + {per['postgres_cpu_s']:.1f} + {per['locust_cpu_s']:.1f} ms; "
+                 f"{result['cores']} idle cores would serve at most ~{result['cores'] * 1000 / sum(per.values()):.0f} req/s")
     return "\n".join(lines)
 
 
