@@ -89,10 +89,24 @@ def revoke_tokens(url: str) -> None:
 
 
 def start_gunicorn(url: str, port: int, workers: int, instance: str) -> subprocess.Popen:
+    """gunicorn as the README deploys it (sync workers, no preload), plus a hook that reports each worker ready."""
+    ready = os.path.join(instance, "ready")
+    os.makedirs(ready, exist_ok=True)
     env = {**os.environ, "CRM_ENV": "production", "DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(32),
-           "CRM_INSTANCE_PATH": instance}
-    return subprocess.Popen([str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"{HOST}:{port}",
-                             "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env, start_new_session=True)
+           "CRM_INSTANCE_PATH": instance, "LOADTEST_READY_DIR": ready}
+    return subprocess.Popen([str(BIN / "gunicorn"), "--config", str(HERE / "gunicorn_ready.py"), "--workers", str(workers),
+                             "--bind", f"{HOST}:{port}", "--log-level", "warning", "wsgi:app"],
+                            cwd=ROOT, env=env, start_new_session=True)
+
+
+def wait_workers(instance: str, workers: int, timeout: float = 300) -> float:
+    """Seconds until every worker has loaded the app."""
+    started = time.monotonic()
+    while len(os.listdir(os.path.join(instance, "ready"))) < workers:
+        if time.monotonic() - started > timeout:
+            raise SystemExit(f"gunicorn's {workers} workers were not all up after {timeout:.0f} s")
+        time.sleep(0.25)
+    return time.monotonic() - started
 
 
 def wait_ready(base: str, timeout: float = 90) -> dict:
@@ -236,6 +250,7 @@ def load_test(url: str, *, workers: int = 4, users: int = 80, reps: int = 100, s
             json.dump(plan, fh)
         server = start_gunicorn(url, port, workers, tmp)
         try:
+            boot_seconds = wait_workers(tmp, workers)
             document = wait_ready(base)
             queue = lists_next_lead(document)
             sampler = MemorySampler(server.pid)
@@ -263,7 +278,8 @@ def load_test(url: str, *, workers: int = 4, users: int = 80, reps: int = 100, s
             server.wait(timeout=30)
             revoke_tokens(url)
     return {"when": datetime.now(UTC).isoformat(timespec="seconds"), "data": data_size(url), "gunicorn_workers": workers,
-            "simulated_reps": users, "reps_with_tokens": len(plan["reps"]), "seconds": round(elapsed, 1),
+            "simulated_reps": users, "reps_with_tokens": len(plan["reps"]),
+            "workers_boot_s": round(boot_seconds, 1), "seconds": round(elapsed, 1),
             "next_lead_included": queue, **stats, "web_workers_memory": memory_summary(sampler.samples),
             "web_workers_cpu_s": round(worker_cpu, 1), "postgres_cpu_s": round(pg_cpu, 1), "locust_cpu_s": round(locust_cpu, 1),
             "cores": os.cpu_count(),
@@ -277,7 +293,8 @@ def make_host(url: str) -> str:
 def report(result: dict) -> str:
     lines = [f"data: {result['data']}; gunicorn workers: {result['gunicorn_workers']}; simulated reps: "
              f"{result['simulated_reps']}; {result['seconds']} s; cores: {result['cores']}; "
-             f"load average (1 min) before/after: {result['load_avg_1m'][0]} / {result['load_avg_1m'][1]}",
+             f"load average (1 min) before/after: {result['load_avg_1m'][0]} / {result['load_avg_1m'][1]}; "
+             f"workers up after {result['workers_boot_s']} s (not measured)",
              "next lead (POST /api/v1/queue/next): " + ("included" if result["next_lead_included"] else
                                                         "not in the app's OpenAPI document yet, so not exercised"),
              f"{'request':<46}{'count':>8}{'errors':>8}{'req/s':>8}{'p50':>7}{'p95':>7}{'p99':>7}{'max':>8}"]

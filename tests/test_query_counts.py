@@ -198,3 +198,16 @@ def test_guard_catches_a_list_that_loads_per_row(count_queries, world):
 
     small, large = statements_at_n_and_3n(count_queries, world, names)
     assert len(small) == 1 + N + 1 and len(large) == 1 + 3 * N + 1
+
+
+def test_one_lead_by_api_is_read_with_everything_it_shows_in_one_statement(client, count_queries, world):
+    world.grow(1)
+    lead_id = db.session.scalar(select(Lead.id).where(Lead.owner_id == world.rep_id, Lead.campaign_id.is_not(None)))
+    open_it = opener(client, world, Case("manager", lambda w: f"/api/v1/leads/{lead_id}", api=True))
+    open_it()
+    with count_queries() as counter:
+        body = open_it().json
+    assert body["campaign"] and body["source"] and body["contact"]["name"]
+    selects = [s for s in counter.statements if s.lstrip().upper().startswith("SELECT")]
+    # the token with its user, then the lead with its contact, owner, source and campaign
+    assert len(selects) == 2, [s[:90] for s in selects]
