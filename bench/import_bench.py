@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import random
 import resource
 import tempfile
@@ -53,6 +54,9 @@ def run(url: str, rows: int, queue) -> None:
         db.session.commit()
         team_id = db.session.execute(sa.text("SELECT id FROM teams WHERE name = 'Bench'")).scalar()
         sniffed = service.sniff(path)
+        backend = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        pg_before, cpu_before = postgres_cpu_seconds(backend), time.process_time()
+        load_before = os.getloadavg()[0]
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.perf_counter()
         counts = [0, 0, 0]
@@ -65,9 +69,30 @@ def run(url: str, rows: int, queue) -> None:
             counts[2] += len(result.rejected)
         seconds = time.perf_counter() - started
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        pg_cpu, main_cpu = postgres_cpu_seconds(backend) - pg_before, time.process_time() - cpu_before
+        # the validation worker has exited by now, so its CPU time is in RUSAGE_CHILDREN
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        worker_cpu = children.ru_utime + children.ru_stime
+        worker_rss = children.ru_maxrss
+    per_k = 1000 / rows
     queue.put({"rows": rows, "seconds": round(seconds, 1), "rows_per_s": round(rows / seconds),
                "created": counts[0], "existing": counts[1], "rejected": counts[2],
-               "peak_rss_mb": round(rss_after / 1024), "rss_growth_mb": round((rss_after - rss_before) / 1024)})
+               "peak_rss_mb": round(rss_after / 1024), "rss_growth_mb": round((rss_after - rss_before) / 1024),
+               "worker_peak_rss_mb": round(worker_rss / 1024),
+               # CPU seconds per 1,000 rows: comparable between runs on a shared machine, unlike rows/s
+               "cpu_ms_per_1k_main": round(main_cpu * per_k * 1000), "cpu_ms_per_1k_validation": round(worker_cpu * per_k * 1000),
+               "cpu_ms_per_1k_postgres": round(pg_cpu * per_k * 1000) if pg_cpu >= 0 else None,
+               "load_avg_1m": f"{load_before:.1f}->{os.getloadavg()[0]:.1f}"})
+
+
+def postgres_cpu_seconds(pid: int) -> float:
+    """CPU time of a local PostgreSQL backend (from /proc), or -inf when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("-inf")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:

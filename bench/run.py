@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from datetime import datetime
@@ -19,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import g
 
-from bench.cases import CASES, Context
+from bench.cases import CASES, THROUGHPUT, Context
 from bench.generate import DEFAULT_URL
 from crm import create_app
 from crm.extensions import db
@@ -51,14 +52,14 @@ def data_size(session) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="*", help=f"cases to run (default all): {', '.join(CASES)}")
+    parser.add_argument("names", nargs="*", help=f"cases to run (default all): {', '.join([*CASES, *THROUGHPUT])}")
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    unknown = set(args.names) - set(CASES)
+    unknown = set(args.names) - set(CASES) - set(THROUGHPUT)
     if unknown:
-        parser.error(f"unknown cases {sorted(unknown)}; known: {', '.join(CASES)}")
+        parser.error(f"unknown cases {sorted(unknown)}; known: {', '.join([*CASES, *THROUGHPUT])}")
     app = create_app({"SQLALCHEMY_DATABASE_URI": args.url, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
     results = {"when": datetime.now().isoformat(timespec="seconds"), "url": args.url.split("@")[-1], "cases": {}}
     with app.app_context():
@@ -66,7 +67,7 @@ def main() -> None:
         ctx = Context.build(app)
         print(f"data: {results['data']}")
         print(f"{'case':<22}{'median ms':>11}{'p95 ms':>10}{'raw SQL ms':>12}{'ratio':>8}")
-        for name in args.names or list(CASES):
+        for name in [n for n in args.names or list(CASES) if n in CASES]:
             case = CASES[name]
             run = case.prepare(ctx)
             row = summary(timed(run, args.repeat))
@@ -83,6 +84,11 @@ def main() -> None:
             results["cases"][name] = row
             print(f"{name:<22}{row['median_ms']:>11}{row['p95_ms']:>10}"
                   f"{row.get('raw_sql_median_ms', '—'):>12}{row.get('ratio', '—'):>8}")
+    for name in [n for n in args.names or list(THROUGHPUT) if n in THROUGHPUT]:
+        row = THROUGHPUT[name].measure(args.url)
+        results["cases"][name] = row
+        print(f"{name:<22}{row['rate']:>9.0f} {row['unit']} in {row['seconds']} s ({row['size']}, its own fresh data)")
+    results["load_avg_1m"] = round(os.getloadavg()[0], 1)
     RESULTS.mkdir(exist_ok=True)
     out = Path(args.json) if args.json else RESULTS / f"{results['when'].replace(':', '')}.json"
     out.write_text(json.dumps(results, indent=2))

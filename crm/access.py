@@ -60,9 +60,10 @@ def visible_leads(user: User):
     return select(Lead).where(lead_visibility(user))
 
 
-def get_lead(user: User, lead_id: int, *, for_change: bool = False) -> Lead:
+def get_lead(user: User, lead_id: int, *, for_change: bool = False, options: tuple = ()) -> Lead:
+    """The lead if ``user`` may see it (change it, with ``for_change``); ``options`` are loader options."""
     condition = lead_editability(user) if for_change else lead_visibility(user)
-    lead = db.session.scalar(select(Lead).where(Lead.id == lead_id, condition))
+    lead = db.session.scalar(select(Lead).where(Lead.id == lead_id, condition).options(*options))
     if lead is None:
         if for_change and db.session.scalar(select(Lead.id).where(Lead.id == lead_id, lead_visibility(user))):
             raise AccessDenied(str(_l("You may look at this lead but not change it.")))

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 from crm import access
@@ -74,7 +75,8 @@ def index():
 
 @bp.get("/users")
 def users():
-    rows = db.session.scalars(select(User).order_by(User.active.desc(), collated(User.name, db.session), User.id)).all()
+    rows = db.session.scalars(select(User).options(selectinload(User.team))
+                              .order_by(User.active.desc(), collated(User.name, db.session), User.id)).all()
     return render_template("admin/users.html", users=rows)
 
 

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from crm.auth.models import ApiToken, User
 from crm.errors import DomainError
@@ -65,6 +66,7 @@ def authenticate():
         return _error(401, "unauthorized", _("Send 'Authorization: Bearer <token>'; make one with `crm create-token`."))
     row = db.session.scalar(
         select(ApiToken).where(ApiToken.token_hash == token_digest(token.strip()), ApiToken.revoked_at.is_(None))
+        .options(joinedload(ApiToken.user))  # token and user in one statement: this runs on every API call
     )
     if row is None or not row.user.active:
         return _error(401, "unauthorized", _("That token is unknown, revoked, or its user is deactivated."))

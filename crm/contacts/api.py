@@ -7,6 +7,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from crm import access
 from crm.api import current_api_user, endpoint
@@ -114,7 +115,7 @@ def contact_out(contact: Contact, matched_on: str | None = None) -> ContactOut:
 
 @endpoint("/contacts", summary="List or search contacts", tags=["contacts"], query=ContactQuery, response=ContactList)
 def list_contacts(query: ContactQuery):
-    stmt = access.visible_contacts(current_api_user())
+    stmt = access.visible_contacts(current_api_user()).options(selectinload(Contact.account))
     if query.q:
         stmt = stmt.where(matches_search(Contact.id, query.q, db.session))
     rows, cursor = page(stmt, Contact.id, cursor=query.cursor, limit=query.limit, session=db.session)

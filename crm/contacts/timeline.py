@@ -30,7 +30,9 @@ class TimelineItem:
 def contact_timeline(contact: Contact, *, channel: Channel | str | None = None, before: datetime | None = None,
                      limit: int = 100) -> list[TimelineItem]:
     """The newest ``limit`` items before ``before``; ``channel`` keeps only that channel's touches."""
-    lead_ids = select(Lead.id).where(Lead.contact_id == contact.id).scalar_subquery()
+    # The ids as values, not a subquery: "contact_id = x OR lead_id IN (subquery)" made PostgreSQL
+    # scan every task (24 ms at 230k tasks); with values it combines the two indexes (0.1 ms).
+    lead_ids = list(db.session.scalars(select(Lead.id).where(Lead.contact_id == contact.id)))
 
     touches = select(Touch).where(Touch.contact_id == contact.id).options(selectinload(Touch.user))
     if channel:

@@ -26,18 +26,16 @@ def pick_owners(team_id: int | None, count: int) -> list[User | None]:
     team = db.session.scalar(select(Team).where(Team.id == team_id).with_for_update())
     if team is None or team.pool_mode:
         return [None] * count
-    open_leads = (
-        select(Lead.owner_id, func.count().label("n")).where(Lead.status == LeadStatus.OPEN)
-        .group_by(Lead.owner_id).subquery()
-    )
-    rows = db.session.execute(
-        select(User, func.coalesce(open_leads.c.n, 0))
-        .outerjoin(open_leads, open_leads.c.owner_id == User.id)
-        .where(User.team_id == team_id, User.role == Role.REP, User.active.is_(True))
-        .order_by(User.last_assigned_at.asc().nulls_first(), User.id)
-    ).all()
-    room = {rep.id: (None if rep.capacity is None else rep.capacity - n) for rep, n in rows}
-    reps = [rep for rep, _ in rows]
+    reps = list(db.session.scalars(
+        select(User).where(User.team_id == team_id, User.role == Role.REP, User.active.is_(True))
+        .order_by(User.last_assigned_at.asc().nulls_first(), User.id)))
+    # Open leads are counted only for reps with a cap, and only theirs (an index range each),
+    # never over the whole table: this runs for every new lead and every import batch.
+    capped = [rep.id for rep in reps if rep.capacity is not None]
+    counts = dict(db.session.execute(
+        select(Lead.owner_id, func.count()).where(Lead.owner_id.in_(capped), Lead.status == LeadStatus.OPEN)
+        .group_by(Lead.owner_id)).all()) if capped else {}
+    room = {rep.id: (None if rep.capacity is None else rep.capacity - counts.get(rep.id, 0)) for rep in reps}
     owners: list[User | None] = []
     turn = 0
     for _ in range(count):

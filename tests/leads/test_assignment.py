@@ -48,3 +48,17 @@ def test_a_batch_continues_the_turn_across_calls(db_session):
     assert pick_owners(team.id, 2) == [a, b]
     assert pick_owners(team.id, 4) == [c, a, b, c]
     assert create_lead(f.contact(), actor=None, team_id=team.id).owner == a
+
+
+def test_only_the_capped_reps_own_open_leads_use_up_their_room(db_session):
+    from crm.leads.service import mark_lost
+
+    team, other_team = f.team(), f.team()
+    capped, uncapped = f.user(Role.REP, team, capacity=2), f.user(Role.REP, team)
+    stranger = f.user(Role.REP, other_team, capacity=1)
+    closed = f.lead(capped)
+    mark_lost(closed, actor=capped, reason=f.lost_reason().id)
+    f.lead(uncapped)
+    f.lead(stranger)
+    owners = [create_lead(f.contact(), actor=None, team_id=team.id).owner for _ in range(5)]
+    assert owners.count(capped) == 2 and owners.count(uncapped) == 3

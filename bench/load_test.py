@@ -1,0 +1,339 @@
+"""Load test of the app as deployed: gunicorn on loopback, PostgreSQL, a mixed rep workload (locust).
+
+    .venv/bin/pip install -e '.[bench]'         # locust
+    .venv/bin/python -m bench.generate --leads 1000000      # once (minutes)
+    .venv/bin/python -m bench.load_test [--url URL] [--workers 4] [--users 80] [--seconds 60] [--max-requests 50000]
+
+Starts gunicorn (``--workers`` sync workers on 127.0.0.1, CRM_ENV=production) against the
+database, gives ``--reps`` reps an API token each, and runs locust headless: open a lead and
+its timeline, log a call, search contacts, and next lead when the API lists it. Prints
+requests/s, latency percentiles and errors per request kind, the web workers' memory sampled
+every second, and the machine's load; the figures also go to bench/results/load-<time>.json.
+Bounded by --seconds and --max-requests; nothing leaves the loopback interface.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from bench.generate import DEFAULT_URL
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+TOKEN_NAME = "loadtest"  # noqa: S105 (the name of the tokens, not a secret)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def build_plan(url: str, reps: int, leads_per_rep: int = 20) -> dict:
+    """Reps with a fresh API token each, some of their open leads, and search terms they would type."""
+    from crm import create_app
+    from crm.auth.models import Role, User
+    from crm.auth.service import create_token
+    from crm.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    plan = {"reps": []}
+    with app.app_context():
+        users = db.session.scalars(sa.select(User).where(User.role == Role.REP, User.active.is_(True))
+                                   .order_by(User.id).limit(reps)).all()
+        for user in users:
+            rows = db.session.execute(sa.text(
+                "SELECT l.id, c.first_name, c.last_name, c.phone, c.email FROM leads l JOIN contacts c ON c.id = l.contact_id"
+                " WHERE l.owner_id = :u AND l.status = 'open' ORDER BY l.id LIMIT :n"), {"u": user.id, "n": leads_per_rep}).all()
+            if not rows:
+                continue
+            searches = []
+            for _, first, last, phone, email in rows[:4]:
+                searches.append(f"{first} {last}")
+                if phone:
+                    national = phone[-9:]
+                    searches.append(f"{national[:3]} {national[3:6]} {national[6:]}")
+                if email:
+                    searches.append(email.split("@")[0])
+            plan["reps"].append({"id": user.id, "token": create_token(user, TOKEN_NAME), "leads": [r[0] for r in rows],
+                                 "searches": searches})
+        db.session.commit()
+    return plan
+
+
+def revoke_tokens(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE api_tokens SET revoked_at = now() WHERE name = :n AND revoked_at IS NULL"),
+                     {"n": TOKEN_NAME})
+    engine.dispose()
+
+
+def start_gunicorn(url: str, port: int, workers: int, instance: str) -> subprocess.Popen:
+    """gunicorn as the README deploys it (sync workers, no preload), plus a hook that reports each worker ready."""
+    ready = os.path.join(instance, "ready")
+    os.makedirs(ready, exist_ok=True)
+    env = {**os.environ, "CRM_ENV": "production", "DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(32),
+           "CRM_INSTANCE_PATH": instance, "LOADTEST_READY_DIR": ready}
+    return subprocess.Popen([str(BIN / "gunicorn"), "--config", str(HERE / "gunicorn_ready.py"), "--workers", str(workers),
+                             "--bind", f"{HOST}:{port}", "--log-level", "warning", "wsgi:app"],
+                            cwd=ROOT, env=env, start_new_session=True)
+
+
+def wait_workers(instance: str, workers: int, timeout: float = 300) -> float:
+    """Seconds until every worker has loaded the app."""
+    started = time.monotonic()
+    while len(os.listdir(os.path.join(instance, "ready"))) < workers:
+        if time.monotonic() - started > timeout:
+            raise SystemExit(f"gunicorn's {workers} workers were not all up after {timeout:.0f} s")
+        time.sleep(0.25)
+    return time.monotonic() - started
+
+
+def wait_ready(base: str, timeout: float = 90) -> dict:
+    """The app's OpenAPI document, once gunicorn answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/api/v1/openapi.json", timeout=5) as resp:
+                return json.load(resp)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def lists_next_lead(document: dict) -> bool:
+    """Whether the API offers POST …/queue/next (built on another branch; counted once merged)."""
+    return any(path.rstrip("/").endswith("/queue/next") and "post" in ops for path, ops in document.get("paths", {}).items())
+
+
+def worker_pids(master: int) -> list[int]:
+    try:
+        with open(f"/proc/{master}/task/{master}/children") as fh:
+            return [int(p) for p in fh.read().split()]
+    except OSError:
+        return []
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class MemorySampler(threading.Thread):
+    """RSS of each gunicorn worker, once a second, while the load runs."""
+
+    def __init__(self, master: int):
+        super().__init__(daemon=True)
+        self.master, self.samples, self.stop = master, {}, threading.Event()
+        self.started = time.monotonic()
+
+    def run(self):
+        while not self.stop.wait(1.0):
+            at = round(time.monotonic() - self.started, 1)
+            for pid in worker_pids(self.master):
+                value = rss_mb(pid)
+                if value is not None:
+                    self.samples.setdefault(pid, []).append((at, round(value, 1)))
+
+
+def memory_summary(samples: dict[int, list[tuple[float, float]]], warmup_s: float = 5.0) -> dict:
+    """Per worker: RSS after the warm-up, at the end, the highest, and the growth between."""
+    out = {}
+    for pid, series in samples.items():
+        steady = [mb for at, mb in series if at >= warmup_s] or [mb for _, mb in series]
+        if steady:
+            out[str(pid)] = {"after_warmup_mb": steady[0], "end_mb": steady[-1], "max_mb": max(steady),
+                             "growth_mb": round(steady[-1] - steady[0], 1), "samples": len(series)}
+    return out
+
+
+def read_stats(prefix: str) -> dict:
+    """Locust's CSV summary: per request kind and the aggregate (requests, failures, req/s, percentiles)."""
+    rows = {}
+    with open(prefix + "_stats.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            name = "all" if row["Name"] == "Aggregated" else f"{row['Type']} {row['Name']}".replace("GET GET", "GET") \
+                .replace("POST POST", "POST")
+            rows[name] = {"requests": int(row["Request Count"]), "failures": int(row["Failure Count"]),
+                          "rps": round(float(row["Requests/s"]), 1), "p50_ms": _ms(row["50%"]), "p95_ms": _ms(row["95%"]),
+                          "p99_ms": _ms(row["99%"]), "max_ms": _ms(row["Max Response Time"])}
+    failures = []
+    if os.path.exists(prefix + "_failures.csv"):
+        with open(prefix + "_failures.csv", newline="") as fh:
+            failures = [{"name": r["Name"], "error": r["Error"][:300], "count": int(r["Occurrences"])}
+                        for r in csv.DictReader(fh)]
+    return {"requests": rows, "failures": failures}
+
+
+def _ms(value: str) -> float | None:
+    return None if value in ("", "N/A") else round(float(value), 1)
+
+
+def run_locust(base: str, plan_path: str, prefix: str, *, users: int, seconds: int, max_requests: int, queue: bool,
+               wait: tuple[float, float]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LOADTEST_PLAN": plan_path, "LOADTEST_QUEUE": "1" if queue else "0",
+           "LOADTEST_MAX_REQUESTS": str(max_requests), "LOADTEST_WAIT_MIN": str(wait[0]), "LOADTEST_WAIT_MAX": str(wait[1])}
+    return subprocess.run([str(BIN / "locust"), "-f", str(HERE / "locustfile.py"), "--headless", "--host", base,
+                           "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--stop-timeout", "5",
+                           "--csv", prefix, "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0"],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120, check=False)
+
+
+def postgres_backends(url: str) -> list[int]:
+    """Process ids of the PostgreSQL backends serving ``url``'s database (the web workers' connections)."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        pids = list(conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                                         " AND pid <> pg_backend_pid()")).scalars())
+    engine.dispose()
+    return pids
+
+
+def data_size(url: str) -> dict:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        size = {t: conn.execute(sa.text("SELECT reltuples::bigint FROM pg_class WHERE relname = :t"), {"t": t}).scalar()
+                for t in ("leads", "contacts", "touches")}
+    engine.dispose()
+    return size
+
+
+def load_test(url: str, *, workers: int = 4, users: int = 80, reps: int = 100, seconds: int = 60,
+              max_requests: int = 50_000, wait: tuple[float, float] = (0.05, 0.4)) -> dict:
+    """Run the whole load test and return its figures (see the module docstring)."""
+    if make_host(url) not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit("The load test runs against a local database only.")
+    plan = build_plan(url, reps)
+    if not plan["reps"]:
+        raise SystemExit("No rep owns an open lead in that database: fill it with bench.generate first.")
+    port = free_port()
+    base = f"http://{HOST}:{port}"
+    with tempfile.TemporaryDirectory(prefix="touchline-load-") as tmp:
+        plan_path = os.path.join(tmp, "plan.json")
+        with open(plan_path, "w", encoding="utf-8") as fh:
+            json.dump(plan, fh)
+        server = start_gunicorn(url, port, workers, tmp)
+        try:
+            boot_seconds = wait_workers(tmp, workers)
+            document = wait_ready(base)
+            queue = lists_next_lead(document)
+            sampler = MemorySampler(server.pid)
+            load_before, cpu_before = os.getloadavg(), {p: cpu_seconds(p) for p in worker_pids(server.pid)}
+            sampler.start()
+            pg_before = {p: cpu_seconds(p) for p in postgres_backends(url)}
+            locust_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.monotonic()
+            done = run_locust(base, plan_path, os.path.join(tmp, "locust"), users=users, seconds=seconds,
+                              max_requests=max_requests, queue=queue, wait=wait)
+            elapsed = time.monotonic() - started
+            sampler.stop.set()
+            sampler.join()
+            worker_cpu = sum(cpu_seconds(p) - cpu_before.get(p, 0.0) for p in worker_pids(server.pid))
+            # backends opened during the run count from zero; those of the plan's engine are gone
+            pg_cpu = sum(cpu_seconds(p) - pg_before.get(p, 0.0) for p in postgres_backends(url))
+            locust_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            locust_cpu = (locust_after.ru_utime + locust_after.ru_stime) - (locust_before.ru_utime + locust_before.ru_stime)
+            load_after = os.getloadavg()
+            if done.returncode != 0 or not os.path.exists(os.path.join(tmp, "locust_stats.csv")):
+                raise SystemExit(f"locust failed ({done.returncode}):\n{done.stderr[-3000:]}")
+            stats = read_stats(os.path.join(tmp, "locust"))
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+            revoke_tokens(url)
+    return {"when": datetime.now(UTC).isoformat(timespec="seconds"), "data": data_size(url), "gunicorn_workers": workers,
+            "simulated_reps": users, "reps_with_tokens": len(plan["reps"]),
+            "workers_boot_s": round(boot_seconds, 1), "seconds": round(elapsed, 1),
+            "next_lead_included": queue, **stats, "web_workers_memory": memory_summary(sampler.samples),
+            "web_workers_cpu_s": round(worker_cpu, 1), "postgres_cpu_s": round(pg_cpu, 1), "locust_cpu_s": round(locust_cpu, 1),
+            "cores": os.cpu_count(),
+            "load_avg_1m": [round(load_before[0], 1), round(load_after[0], 1)]}
+
+
+def make_host(url: str) -> str:
+    return sa.engine.make_url(url).host or "127.0.0.1"
+
+
+def report(result: dict) -> str:
+    lines = [f"data: {result['data']}; gunicorn workers: {result['gunicorn_workers']}; simulated reps: "
+             f"{result['simulated_reps']}; {result['seconds']} s; cores: {result['cores']}; "
+             f"load average (1 min) before/after: {result['load_avg_1m'][0]} / {result['load_avg_1m'][1]}; "
+             f"workers up after {result['workers_boot_s']} s (not measured)",
+             "next lead (POST /api/v1/queue/next): " + ("included" if result["next_lead_included"] else
+                                                        "not in the app's OpenAPI document yet, so not exercised"),
+             f"{'request':<46}{'count':>8}{'errors':>8}{'req/s':>8}{'p50':>7}{'p95':>7}{'p99':>7}{'max':>8}"]
+    for name, row in sorted(result["requests"].items(), key=lambda kv: kv[0] == "all"):
+        lines.append(f"{name:<46}{row['requests']:>8}{row['failures']:>8}{row['rps']:>8}{row['p50_ms'] or '—':>7}"
+                     f"{row['p95_ms'] or '—':>7}{row['p99_ms'] or '—':>7}{row['max_ms'] or '—':>8}")
+    for failure in result["failures"]:
+        lines.append(f"ERROR ×{failure['count']} {failure['name']}: {failure['error']}")
+    lines.append("web workers' RSS (MB) after warm-up → end (max):  " + "; ".join(
+        f"{m['after_warmup_mb']} → {m['end_mb']} ({m['max_mb']})" for m in result["web_workers_memory"].values()))
+    total = max(result["requests"].get("all", {}).get("requests", 0), 1)
+    per = {k: result[k] * 1000 / total for k in ("web_workers_cpu_s", "postgres_cpu_s", "locust_cpu_s")}
+    lines.append(f"CPU in {result['seconds']} s: web workers {result['web_workers_cpu_s']} s, PostgreSQL "
+                 f"{result['postgres_cpu_s']} s, locust {result['locust_cpu_s']} s = per request "
+                 f"{per['web_workers_cpu_s']:.1f} + {per['postgres_cpu_s']:.1f} + {per['locust_cpu_s']:.1f} ms; "
+                 f"{result['cores']} idle cores would serve at most ~{result['cores'] * 1000 / sum(per.values()):.0f} req/s")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default=DEFAULT_URL)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--users", type=int, default=80, help="simulated reps (locust users)")
+    parser.add_argument("--reps", type=int, default=100, help="reps given a token (users share them round-robin)")
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--max-requests", type=int, default=50_000)
+    parser.add_argument("--wait", type=float, nargs=2, default=(0.05, 0.4), metavar=("MIN", "MAX"),
+                        help="pause between a rep's actions, seconds")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    result = load_test(args.url, workers=args.workers, users=args.users, reps=args.reps, seconds=args.seconds,
+                       max_requests=args.max_requests, wait=tuple(args.wait))
+    print(report(result))
+    out = Path(args.json) if args.json else HERE / "results" / f"load-{result['when'].replace(':', '')}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"results: {out}")
+
+
+if __name__ == "__main__":
+    main()
