@@ -145,7 +145,7 @@ def test_reps_see_the_step_on_the_lead_page_and_in_the_list(client, db_session):
     with time_machine.travel(datetime(2026, 3, 28, 11, 0, tzinfo=UTC), tick=False):
         page = client.get(f"/leads/{lead.id}").get_data(as_text=True)
         listing = client.get("/leads").get_data(as_text=True)
-    assert "Cadence step 2 of 4: call" in page
+    assert "Cadence step 2 of 4: Call" in page
     assert "step 2 of 4 · Call" in listing
     call(lead, datetime(2026, 3, 29, 13, 5, tzinfo=UTC), "connected")
     assert "Cadence ended: connected" in client.get(f"/leads/{lead.id}").get_data(as_text=True)
