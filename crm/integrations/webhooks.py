@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, abort, current_app, jsonify, request
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
-from crm.api.blueprint import validation_fields
+from crm.api.blueprint import SPECS, EndpointSpec, validation_fields
 from crm.db import utcnow
 from crm.extensions import csrf
 from crm.integrations import calls, conversations, service, signing
@@ -78,4 +78,36 @@ def _receive(channel: IntegrationChannel):
             return _error(400, "invalid_json", "The body is not valid JSON.")
         return _error(422, "validation_error", "Some fields are missing or wrong.", validation_fields(exc))
     report = handler(integration, batch.events, now)
-    return jsonify(report.as_dict())
+    return jsonify(WebhookResult(**report.as_dict()).model_dump())
+
+
+# -- the webhooks in the OpenAPI document, from the same models that validate them ------------------
+
+
+class WebhookResult(BaseModel):
+    applied: int = Field(description="Events that changed a touch now")
+    duplicates: int = Field(description="Events seen before: nothing changed")
+    pending: int = Field(description="Call events kept until their call's queued event arrives")
+    touch_ids: list[int]
+
+
+SIGNATURE_PARAMETERS = [
+    {"name": signing.INTEGRATION_HEADER, "in": "header", "required": True,
+     "description": "The integration's id (shown on /admin/integrations)", "schema": {"type": "string"}},
+    {"name": signing.TIMESTAMP_HEADER, "in": "header", "required": True,
+     "description": f"Unix seconds; refused when more than {signing.MAX_SKEW_SECONDS} s from our clock",
+     "schema": {"type": "string"}},
+    {"name": signing.SIGNATURE_HEADER, "in": "header", "required": True,
+     "description": "hex HMAC-SHA256 of `timestamp + '.' + raw body` with the integration's secret",
+     "schema": {"type": "string"}},
+]
+WEBHOOK_RESPONSES = {401: "Unknown or inactive integration, bad signature, or a timestamp too old or too new",
+                     415: "Body is not JSON",
+                     422: "Validation failed; `fields` maps each field path (events.0.call_id) to what is wrong"}
+
+for _path, _schema, _what in (("/webhooks/calls", calls.CallEventBatch, "Call events (queued, answered, abandoned, ended)"),
+                              ("/webhooks/chat", conversations.MessageEventBatch, "Chat messages"),
+                              ("/webhooks/social", conversations.MessageEventBatch, "Social messages")):
+    SPECS.append(EndpointSpec(_path, "POST", f"{_what}, signed with the integration's secret", ["webhooks"],
+                              body=_schema, query=None, response=WebhookResult, status=200,
+                              responses=WEBHOOK_RESPONSES, public=True, headers=SIGNATURE_PARAMETERS))
