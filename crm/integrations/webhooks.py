@@ -13,6 +13,7 @@ import logging
 
 from flask import Blueprint, abort, current_app, jsonify, request
 from pydantic import BaseModel, Field, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from crm.api.blueprint import SPECS, EndpointSpec, validation_fields
 from crm.db import utcnow
@@ -55,8 +56,11 @@ def _receive(channel: IntegrationChannel):
     limit = current_app.config["WEBHOOK_MAX_BODY"]
     if request.content_length is not None and request.content_length > limit:
         return _error(413, "payload_too_large", f"Bodies are limited to {limit} bytes.")
-    request.max_content_length = limit  # a body without Content-Length is cut off here too (413)
-    body = request.get_data(cache=True)
+    request.max_content_length = limit  # a body without Content-Length is cut off here too
+    try:
+        body = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        return _error(413, "payload_too_large", f"Bodies are limited to {limit} bytes.")
     now = utcnow()
     integration = service.find_for_post(request.headers.get(signing.INTEGRATION_HEADER), channel)
     if integration is None:

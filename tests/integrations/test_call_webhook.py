@@ -308,3 +308,4 @@ def test_huge_body_is_413_before_anything_else(client, db_session, calls_integra
     assert len(body) > 1000
     response = client.post("/webhooks/calls", data=body, headers=signed_headers(calls_integration, body))
     assert response.status_code == 413 and response.json["error"]["code"] == "payload_too_large"
+
