@@ -16,6 +16,7 @@ from typing import Literal
 from flask import current_app
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from crm.auth.models import User
 from crm.contacts.models import Contact
@@ -28,6 +29,7 @@ from crm.integrations.service import (
     WebhookReport,
     find_agent,
     lock_subjects,
+    mark_processed,
     open_lead_of,
     source_key,
     store_events,
@@ -35,7 +37,7 @@ from crm.integrations.service import (
 from crm.leads.models import Lead
 from crm.leads.service import create_lead
 from crm.touches.models import Channel, Direction, Outcome, Touch
-from crm.touches.service import find_by_external_id, log_touch, update_touch
+from crm.touches.service import log_touch, update_touch
 
 CallEventType = Literal["queued", "answered", "abandoned", "ended"]
 Disposition = Literal["connected", "no_answer", "busy", "voicemail", "wrong_number", "abandoned"]
@@ -166,7 +168,7 @@ def receive_calls(integration: Integration, events: list[CallEvent], now: dateti
     report = WebhookReport()
     fresh = store_events(source, events, kind_of=lambda e: f"call.{e.type}", subject_of=lambda e: e.call_id, now=now)
     report.duplicates = len(events) - len(fresh)
-    for call_id in dict.fromkeys(event.call_id for event, _row in fresh):
+    for call_id in dict.fromkeys(event.call_id for event, _id in fresh):
         touch, applied = apply_call(integration, call_id, now)
         if touch is None:
             report.pending += applied
@@ -179,15 +181,15 @@ def receive_calls(integration: Integration, events: list[CallEvent], now: dateti
 def apply_call(integration: Integration, call_id: str, now: datetime) -> tuple[Touch | None, int]:
     """Recompute the call's touch from all its stored events; (touch or None while waiting, events applied now)."""
     source = source_key(integration)
-    rows = db.session.scalars(select(InboundEvent).where(InboundEvent.source == source,
-                                                         InboundEvent.subject_key == call_id,
-                                                         InboundEvent.kind.like("call.%"))).all()
-    unprocessed = [row for row in rows if row.processed_at is None]
+    rows = db.session.execute(select(InboundEvent.id, InboundEvent.payload, InboundEvent.processed_at).where(
+        InboundEvent.source == source, InboundEvent.subject_key == call_id, InboundEvent.kind.like("call.%"))).all()
+    unprocessed = [row.id for row in rows if row.processed_at is None]
     state = fold_call([CallEvent.model_validate(row.payload, strict=False) for row in rows])
     if state is None:
         return None, len(unprocessed)
     agent = find_agent(state.agent_id, state.agent_email)
-    touch = find_by_external_id(source, call_id)
+    touch = db.session.scalar(select(Touch).where(Touch.provider == source, Touch.external_id == call_id)
+                              .options(joinedload(Touch.lead)))
     was_answered_by = touch.user_id if touch is not None and touch.answered_at is not None else None
     if touch is None:
         contact, lead = _caller(integration, state)
@@ -195,8 +197,7 @@ def apply_call(integration: Integration, call_id: str, now: datetime) -> tuple[T
                           provider=source, external_id=call_id, **state.fields).touch
     else:
         update_touch(touch, user=agent, **state.fields)
-    for row in unprocessed:
-        row.processed_at = now
+    mark_processed(unprocessed, now)
     if agent is not None and touch.answered_at is not None and not state.ended and was_answered_by != agent.id:
         _pop(agent, touch)
     db.session.flush()

@@ -23,6 +23,7 @@ from crm.integrations.service import (
     WebhookReport,
     find_agent,
     lock_subjects,
+    mark_processed,
     open_lead_of,
     source_key,
     store_events,
@@ -72,11 +73,11 @@ def receive_messages(integration: Integration, events: list[MessageEvent], now: 
     fresh = store_events(source, events, kind_of=lambda e: f"{integration.channel.value}.message",
                          subject_of=lambda e: e.conversation_id, now=now)
     report.duplicates = len(events) - len(fresh)
-    for event, row in sorted(fresh, key=lambda pair: (pair[0].occurred_at, pair[0].event_id)):
+    for event, _id in sorted(fresh, key=lambda pair: (pair[0].occurred_at, pair[0].event_id)):
         touch = _log_message(integration, event)
-        row.processed_at = now
         report.applied += 1
         report.touch_ids.append(touch.id)
+    mark_processed([event_id for _event, event_id in fresh], now)
     db.session.flush()
     return report
 

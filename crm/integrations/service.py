@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from crm.audit.service import record
 from crm.auth.models import Team, User
@@ -128,39 +129,29 @@ def lock_subjects(keys: list[str]) -> None:
         db.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
 
 
-def store_events(source: str, events: list, *, kind_of, subject_of, now: datetime) -> list[tuple[object, InboundEvent]]:
-    """Store the events not seen before; the answer pairs each new event with its row.
+def store_events(source: str, events: list, *, kind_of, subject_of, now: datetime) -> list[tuple[object, int]]:
+    """Store the events not seen before; the answer pairs each new event with its InboundEvent id.
 
-    Call with the subjects locked: a redelivery of the same event then waits and sees it.
+    One INSERT … ON CONFLICT DO NOTHING RETURNING (PostgreSQL and SQLite ≥ 3.35 alike): a
+    redelivery, even one racing the original, is simply not returned.
     """
-    ids = list(dict.fromkeys(e.event_id for e in events))
-    seen = set(db.session.scalars(select(InboundEvent.event_id).where(InboundEvent.source == source,
-                                                                       InboundEvent.event_id.in_(ids))))
-    fresh, taken = [], set(seen)
+    unique = {}
     for event in events:
-        if event.event_id in taken:
-            continue
-        taken.add(event.event_id)
-        row = InboundEvent(source=source, event_id=event.event_id, kind=kind_of(event), subject_key=subject_of(event),
-                           payload=event.model_dump(mode="json", exclude_none=True), received_at=now)
-        fresh.append((event, row))
-    try:
-        with db.session.begin_nested():
-            db.session.add_all([row for _, row in fresh])
-            db.session.flush()
-    except IntegrityError:
-        # The same event id under another subject, posted at the same moment: settle one by one.
-        kept = []
-        for event, row in fresh:  # rolled back, the rows are transient again
-            try:
-                with db.session.begin_nested():
-                    db.session.add(row)
-                    db.session.flush()
-            except IntegrityError:
-                continue
-            kept.append((event, row))
-        fresh = kept
-    return fresh
+        unique.setdefault(event.event_id, event)
+    rows = [{"source": source, "event_id": event.event_id, "kind": kind_of(event), "subject_key": subject_of(event),
+             "payload": event.model_dump(mode="json", exclude_none=True), "received_at": now}
+            for event in unique.values()]
+    dialect_insert = pg_insert if is_postgresql(db.session) else sqlite_insert
+    stmt = (dialect_insert(InboundEvent).values(rows)
+            .on_conflict_do_nothing(index_elements=["source", "event_id"])
+            .returning(InboundEvent.event_id, InboundEvent.id))
+    inserted = dict(db.session.execute(stmt).all())
+    return [(event, inserted[event_id]) for event_id, event in unique.items() if event_id in inserted]
+
+
+def mark_processed(event_ids: list[int], now: datetime) -> None:
+    if event_ids:
+        db.session.execute(update(InboundEvent).where(InboundEvent.id.in_(event_ids)).values(processed_at=now))
 
 
 def open_lead_of(contact: Contact) -> Lead | None:
