@@ -25,11 +25,11 @@ from crm.errors import ValidationFailed
 from crm.extensions import db
 from crm.integrations.models import InboundEvent, Integration, ScreenPop
 from crm.integrations.service import (
-    NEW_CONTACT_LOCK,
     WebhookReport,
     find_agent,
     lock_subjects,
     mark_processed,
+    new_contact_lock,
     open_lead_of,
     source_key,
     store_events,
@@ -141,9 +141,9 @@ def fold_call(events: list[CallEvent]) -> CallState | None:
                      ended=ended is not None or abandoned is not None)
 
 
-def check_events(events: list[CallEvent]) -> None:
-    """Refuse a batch whose queued events do not name a valid caller number (nothing is stored)."""
-    errors = {}
+def check_events(events: list[CallEvent]) -> list[str]:
+    """The E.164 numbers the batch's queued events name; a missing or invalid one refuses the batch."""
+    errors, numbers = {}, []
     for index, event in enumerate(events):
         if event.type != "queued":
             continue
@@ -153,18 +153,21 @@ def check_events(events: list[CallEvent]) -> None:
             errors[f"events.{index}.{name}"] = f"A {event.direction.value} call's queued event needs {name}."
             continue
         try:
-            normalise_phone(raw, field=name)
+            numbers.append(normalise_phone(raw, field=name))
         except ValidationFailed as exc:
             errors[f"events.{index}.{name}"] = exc.fields[name]
     if errors:
         raise ValidationFailed("Some call events are wrong.", fields=errors)
+    return numbers
 
 
 def receive_calls(integration: Integration, events: list[CallEvent], now: datetime) -> WebhookReport:
     """Store each new event once and bring every call it touches up to date; flushes, never commits."""
-    check_events(events)
+    numbers = check_events(events)
     source = source_key(integration)
-    lock_subjects([f"{source}:call:{e.call_id}" for e in events])
+    # Every lock this post may need, in one sorted round: the calls, and the numbers a new
+    # contact may be made for (only a queued event opens a touch, so only these).
+    lock_subjects([f"{source}:call:{e.call_id}" for e in events] + [new_contact_lock("phone", n) for n in numbers])
     report = WebhookReport()
     fresh = store_events(source, events, kind_of=lambda e: f"call.{e.type}", subject_of=lambda e: e.call_id, now=now)
     report.duplicates = len(events) - len(fresh)
@@ -209,7 +212,7 @@ def _caller(integration: Integration, state: CallState) -> tuple[Contact, Lead |
     phone = normalise_phone(state.caller_number)
     known, _on = find_existing(None, phone)
     if known is None:
-        lock_subjects([NEW_CONTACT_LOCK])  # one creator at a time: two calls from one new number, one contact
+        lock_subjects([new_contact_lock("phone", phone)])  # two calls from one new number: one contact
         known, _on = find_existing(None, phone)
     if known is not None:
         return known, open_lead_of(known)

@@ -19,11 +19,11 @@ from crm.contacts.service import find_or_create_contact
 from crm.extensions import db
 from crm.integrations.models import Integration, IntegrationChannel
 from crm.integrations.service import (
-    NEW_CONTACT_LOCK,
     WebhookReport,
     find_agent,
     lock_subjects,
     mark_processed,
+    new_contact_lock,
     open_lead_of,
     source_key,
     store_events,
@@ -68,7 +68,8 @@ def normalise_handle(handle: str) -> str:
 def receive_messages(integration: Integration, events: list[MessageEvent], now: datetime) -> WebhookReport:
     """Log each new message once, in its conversation's thread; flushes, never commits."""
     source = source_key(integration)
-    lock_subjects([f"{source}:conversation:{e.conversation_id}" for e in events])
+    lock_subjects([f"{source}:conversation:{e.conversation_id}" for e in events]
+                  + [new_contact_lock(e.platform.strip().lower(), normalise_handle(e.handle)) for e in events])
     report = WebhookReport()
     fresh = store_events(source, events, kind_of=lambda e: f"{integration.channel.value}.message",
                          subject_of=lambda e: e.conversation_id, now=now)
@@ -112,7 +113,7 @@ def _thread_party(integration: Integration, source: str, conversation_id: str, p
         return contact, lead, any(row.direction == Direction.OUTBOUND for row in thread)
     contact = _by_handle(platform, handle)
     if contact is None:
-        lock_subjects([NEW_CONTACT_LOCK])  # one creator at a time: one contact per new handle
+        lock_subjects([new_contact_lock(platform, handle)])  # one contact per new handle (taken above already)
         contact = _by_handle(platform, handle)
     if contact is not None:
         return contact, open_lead_of(contact), False

@@ -26,7 +26,6 @@ from crm.integrations.models import InboundEvent, Integration, IntegrationChanne
 from crm.leads.models import Lead, LeadStatus
 
 MAX_OVERLAP_HOURS = 24 * 14
-NEW_CONTACT_LOCK = "integrations:new-contact"
 
 
 def source_key(integration: Integration) -> str:
@@ -114,6 +113,11 @@ class WebhookReport:
     def as_dict(self) -> dict:
         return {"applied": self.applied, "duplicates": self.duplicates, "pending": self.pending,
                 "touch_ids": sorted(set(self.touch_ids))}
+
+
+def new_contact_lock(kind: str, value: str) -> str:
+    """The lock key for making a contact from a number or handle: two posts never make two people."""
+    return f"new-contact:{kind}:{value}"
 
 
 def lock_subjects(keys: list[str]) -> None:
