@@ -28,6 +28,7 @@ from crm.integrations.service import (
     WebhookReport,
     find_agent,
     lock_subjects,
+    lock_team_for_new_leads,
     mark_processed,
     new_contact_lock,
     open_lead_of,
@@ -168,6 +169,8 @@ def receive_calls(integration: Integration, events: list[CallEvent], now: dateti
     # Every lock this post may need, in one sorted round: the calls, and the numbers a new
     # contact may be made for (only a queued event opens a touch, so only these).
     lock_subjects([f"{source}:call:{e.call_id}" for e in events] + [new_contact_lock("phone", n) for n in numbers])
+    if numbers and _unknown_numbers(numbers):
+        lock_team_for_new_leads(integration)
     report = WebhookReport()
     fresh = store_events(source, events, kind_of=lambda e: f"call.{e.type}", subject_of=lambda e: e.call_id, now=now)
     report.duplicates = len(events) - len(fresh)
@@ -179,6 +182,13 @@ def receive_calls(integration: Integration, events: list[CallEvent], now: dateti
             report.applied += applied
             report.touch_ids.append(touch.id)
     return report
+
+
+def _unknown_numbers(numbers: list[str]) -> set[str]:
+    known = db.session.scalars(select(Contact.phone).where(Contact.phone.in_(set(numbers)),
+                                                           Contact.merged_into_id.is_(None),
+                                                           Contact.erased_at.is_(None)))
+    return set(numbers) - set(known)
 
 
 def apply_call(integration: Integration, call_id: str, now: datetime) -> tuple[Touch | None, int]:

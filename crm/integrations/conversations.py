@@ -22,6 +22,7 @@ from crm.integrations.service import (
     WebhookReport,
     find_agent,
     lock_subjects,
+    lock_team_for_new_leads,
     mark_processed,
     new_contact_lock,
     open_lead_of,
@@ -70,6 +71,8 @@ def receive_messages(integration: Integration, events: list[MessageEvent], now: 
     source = source_key(integration)
     lock_subjects([f"{source}:conversation:{e.conversation_id}" for e in events]
                   + [new_contact_lock(e.platform.strip().lower(), normalise_handle(e.handle)) for e in events])
+    if _unknown_handles(events):
+        lock_team_for_new_leads(integration)
     report = WebhookReport()
     fresh = store_events(source, events, kind_of=lambda e: f"{integration.channel.value}.message",
                          subject_of=lambda e: e.conversation_id, now=now)
@@ -81,6 +84,13 @@ def receive_messages(integration: Integration, events: list[MessageEvent], now: 
     mark_processed([event_id for _event, event_id in fresh], now)
     db.session.flush()
     return report
+
+
+def _unknown_handles(events: list[MessageEvent]) -> bool:
+    wanted = {(e.platform.strip().lower(), normalise_handle(e.handle)) for e in events}
+    known = db.session.execute(select(ContactHandle.platform, ContactHandle.handle).where(
+        ContactHandle.handle.in_({handle for _p, handle in wanted}))).all()
+    return bool(wanted - {tuple(row) for row in known})
 
 
 def _log_message(integration: Integration, event: MessageEvent) -> Touch:

@@ -133,6 +133,17 @@ def lock_subjects(keys: list[str]) -> None:
         db.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
 
 
+def lock_team_for_new_leads(integration: Integration) -> None:
+    """Take the team row lock that create_lead's round-robin takes, before anything references the team.
+
+    A new contact's INSERT holds a key-share lock on its team row; two posts each holding one
+    and then asking round-robin for the team's FOR UPDATE lock would deadlock. Taking the
+    FOR UPDATE first makes them queue instead. (SQLite: its write lock already serialises.)
+    """
+    if integration.team_id is not None:
+        db.session.execute(select(Team.id).where(Team.id == integration.team_id).with_for_update())
+
+
 def store_events(source: str, events: list, *, kind_of, subject_of, now: datetime) -> list[tuple[object, int]]:
     """Store the events not seen before; the answer pairs each new event with its InboundEvent id.
 

@@ -16,9 +16,11 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from crm.auth.models import Role, Team, User
 from crm.extensions import db
 from crm.integrations import service
 from crm.integrations.models import InboundEvent, IntegrationChannel
+from crm.leads.models import Lead
 from crm.touches.models import Outcome, Touch
 from tests.conftest import Database, make_app
 from tests.integrations.conftest import signed_headers
@@ -54,23 +56,30 @@ def _events(n: int) -> list[dict]:
 
 def test_racing_posts_apply_every_event_once(own_app, database):
     with own_app.app_context():
-        integration = service.create_integration(name="Racing ACD", channel=IntegrationChannel.CALLS, team_id=None,
-                                                 actor=None).integration
+        team = Team(name="Racing team")
+        db.session.add(team)
+        db.session.flush()
+        for n in range(3):  # new leads go round-robin to these, under the team's row lock
+            db.session.add(User(email=f"racer{n}@example.com", name=f"Racer {n}", role=Role.REP, team_id=team.id,
+                                password_hash="x"))
+        integration = service.create_integration(name="Racing ACD", channel=IntegrationChannel.CALLS,
+                                                 team_id=team.id, actor=None).integration
         db.session.commit()
         integration_id, secret = integration.id, integration.secret
     posts = [event for n in range(CALLS) for event in _events(n)]
     posts += random.Random(9).sample(posts, 30)  # redeliveries, racing the originals
     random.Random(4).shuffle(posts)
+    batches = [posts[i:i + 3] for i in range(0, len(posts), 3)]  # several new leads per transaction
 
-    def post(event):
-        body = json.dumps({"events": [event]}).encode()
+    def post(events):
+        body = json.dumps({"events": events}).encode()
         with own_app.app_context():
             fake = type("I", (), {"id": integration_id, "secret": secret})
             return own_app.test_client().post("/webhooks/calls", data=body,
                                               headers=signed_headers(fake, body, timestamp=int(time.time()))).status_code
 
     with time_machine.travel(T0 + timedelta(hours=1)), ThreadPoolExecutor(max_workers=6) as pool:
-        statuses = list(pool.map(post, posts))
+        statuses = list(pool.map(post, batches))
     assert set(statuses) == {200}
     with own_app.app_context():
         touches = db.session.scalars(select(Touch).where(Touch.external_id.like("race-%"))).all()
@@ -81,5 +90,6 @@ def test_racing_posts_apply_every_event_once(own_app, database):
         assert all(t.contact_id == next(u for u in touches if u.external_id == t.external_id + "-b").contact_id
                    for t in full)
         assert db.session.scalar(select(func.count()).select_from(InboundEvent)) == 4 * CALLS
+        assert db.session.scalar(select(func.count()).select_from(Lead)) == CALLS  # one per new number
         assert db.session.scalar(select(func.count()).select_from(InboundEvent)
                                  .where(InboundEvent.processed_at.is_(None))) == 0
