@@ -10,13 +10,18 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
+local idle = wrk.format("GET", "/static/touchline.css")
+
 function init(args)
   local nthreads = tonumber(os.getenv("BENCH_THREADS"))
-  requests, sent, answered, non200 = {}, 0, 0, 0
+  -- wrk may build a thread's first request before its connections are up and not send it:
+  -- let that be a harmless GET, never an event.
+  requests, sent, answered, non200, posts = {idle}, 0, 0, 0, 0
   local n = 0
   for line in io.lines(os.getenv("BENCH_REQUESTS")) do
     if n % nthreads == id then
       local integration, ts, sig, body = line:match("^([^\t]+)\t([^\t]+)\t([^\t]+)\t(.*)$")
+      posts = posts + 1
       requests[#requests + 1] = wrk.format("POST", "/webhooks/calls", {
         ["Content-Type"] = "application/json", ["X-Touchline-Integration"] = integration,
         ["X-Touchline-Timestamp"] = ts, ["X-Touchline-Signature"] = sig}, body)
@@ -27,15 +32,17 @@ end
 
 function request()
   sent = sent + 1
-  local r = requests[sent]
-  if r == nil then return requests[#requests] end  -- never reached: the thread stops first
-  return r
+  -- Past its share a connection asks for a static file (wrk always wants a request):
+  -- never a second post of an event.
+  return requests[sent] or idle
 end
 
 function response(status, headers, body)
-  answered = answered + 1
-  if status ~= 200 then non200 = non200 + 1 end
-  if answered >= #requests then wrk.thread:stop() end
+  if body:find('"applied"', 1, true) or body:find('"error"', 1, true) then
+    answered = answered + 1
+    if status ~= 200 then non200 = non200 + 1 end
+    if answered >= posts then wrk.thread:stop() end
+  end
 end
 
 function done(summary, latency, requests_)
