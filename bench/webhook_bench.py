@@ -1,13 +1,15 @@
 """Webhook benchmark: signed call events into gunicorn (4 workers) on PostgreSQL, from wrk on loopback.
 
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
-        .venv/bin/python bench/webhook_bench.py [--calls 6000] [--batch 1] [--workers 4] [--connections 32]
+        .venv/bin/python bench/webhook_bench.py [--calls 6000] [--batch 1] [--new 50] [--workers 4] [--connections 16]
 
 Creates a fresh PostgreSQL database (dropped afterwards), migrates it, makes a calls
-integration, 20 agents and contacts for half of the callers' numbers. Each call has
+integration, 20 agents and contacts for the known callers (see --new). Each call has
 queued, answered and ended events (one in ten is abandoned instead of answered); the
 events are shuffled within a window, so many arrive before their call's queued event and
-events of one call race each other in different workers. Every request is signed ahead
+events of one call race each other in different workers; --new sets the share of callers
+Touchline does not know (each becomes a contact and a lead, assigned round-robin under the
+team row lock, which serialises those posts). Every request is signed ahead
 (timestamps stay inside the 5-minute window) and posted exactly once by wrk
 (bench/webhook_bench.lua). Then the database is checked: one touch per call, every event
 stored once and applied, the touch's figures as the events say, one contact per new
@@ -62,8 +64,12 @@ def number(n: int) -> str:
     return f"+35191{n:07d}"
 
 
-def prepare(url: str, calls: int) -> tuple[int, str]:
-    """Migrate; an integration, agents, and contacts for the even-numbered callers."""
+def is_known(n: int, new_percent: int) -> bool:
+    return (n * 37) % 100 >= new_percent  # spread evenly over the run
+
+
+def prepare(url: str, calls: int, new_percent: int) -> tuple[int, str]:
+    """Migrate; an integration, agents, and contacts for all but ``new_percent`` % of the callers."""
     from crm import create_app
     from crm.auth.models import Role, Team, User
     from crm.contacts.models import Contact
@@ -83,7 +89,7 @@ def prepare(url: str, calls: int) -> tuple[int, str]:
              "territory": ""} for n in range(AGENTS)])
         db.session.execute(sa.insert(Contact), [
             {"first_name": f"Known{n}", "last_name": "Caller", "phone": number(n), "timezone": "UTC", "locale": "en"}
-            for n in range(0, calls, 2)])
+            for n in range(calls) if is_known(n, new_percent)])
         integration = service.create_integration(name="Bench ACD", channel="calls", team_id=team.id, actor=None)
         db.session.commit()
         result = integration.integration.id, integration.secret
@@ -159,7 +165,7 @@ def warm_up(port: int, posts: int) -> None:
             assert exc.code == 401, exc.code
 
 
-def check_database(url: str, calls: int, events: int) -> dict:
+def check_database(url: str, calls: int, events: int, new_callers: int) -> dict:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         q = lambda sql: conn.execute(sa.text(sql)).scalar()  # noqa: E731
@@ -183,7 +189,7 @@ def check_database(url: str, calls: int, events: int) -> dict:
     state["ok"] = (state["touches"] == calls == state["distinct_calls"] and state["events"] == events
                    and state["unprocessed"] == 0 and state["connected"] == calls - abandoned
                    and state["abandoned"] == abandoned and state["contacts_per_number_max"] == 1
-                   and state["contacts"] == calls and state["leads"] == calls // 2)
+                   and state["contacts"] == calls and state["leads"] == new_callers)
     return state
 
 
@@ -191,6 +197,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=6000)
     parser.add_argument("--batch", type=int, default=1, help="events per request (1: one event per post)")
+    parser.add_argument("--new", type=int, default=50, help="percent of calls from unknown numbers (new contact + lead)")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads-per-worker", type=int, default=4, help="gunicorn gthread threads per worker")
@@ -209,7 +216,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="webhook-bench-"))
     gunicorn = None
     try:
-        integration_id, secret = prepare(url, args.calls)
+        integration_id, secret = prepare(url, args.calls, args.new)
         requests_file = tmp / "requests.tsv"
         events = write_requests(requests_file, args.calls, args.batch, integration_id, secret, args.seed)
         posts = len(requests_file.read_text().splitlines())
@@ -232,8 +239,9 @@ def main() -> int:
         print(out.stdout)
         requests_per_s = float(re.search(r"Requests/sec:\s+([\d.]+)", out.stdout).group(1))
         non200 = int(re.search(r"NON200 (\d+)", out.stdout).group(1))
-        state = check_database(url, args.calls, events)
-        print(f"{args.calls} calls, {events} events in {posts} posts of {args.batch}; gunicorn -w {args.workers} "
+        state = check_database(url, args.calls, events, sum(not is_known(n, args.new) for n in range(args.calls)))
+        print(f"{args.calls} calls ({args.new} % from new numbers), {events} events in {posts} posts of {args.batch}; "
+              f"gunicorn -w {args.workers} "
               f"-k gthread --threads {args.threads_per_worker}, "
               f"wrk -t{args.threads} -c{args.connections}")
         print(f"database: {state}")
