@@ -129,8 +129,10 @@ def lock_subjects(keys: list[str]) -> None:
     """
     if not is_postgresql(db.session):
         return
-    for key in sorted(set(keys)):
-        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+    # One statement for all of them; the sorted subquery feeds the aggregate in order.
+    db.session.execute(text("SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
+                            "FROM (SELECT DISTINCT unnest(CAST(:keys AS text[])) AS k ORDER BY 1) AS sorted"),
+                       {"keys": sorted(set(keys))})
 
 
 def lock_team_for_new_leads(integration: Integration) -> None:
