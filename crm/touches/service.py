@@ -147,3 +147,36 @@ def log_touches(entries: list[dict]) -> list[LoggedTouch]:
                 _note_on_lead(lead, touch)
             cadences.on_touch(touch)
     return results
+
+
+# -- channels from other systems (issue 9): a touch that changes as a provider's events arrive --
+
+UPDATABLE_FIELDS = frozenset({
+    "outcome", "user", "occurred_at", "queued_at", "answered_at", "ended_at", *DURATION_FIELDS,
+    "ani", "dnis", "recording_url", "subject", "body",
+})
+
+
+def update_touch(touch: Touch, **fields) -> bool:
+    """Change a logged touch with log_touch's rules (outcome fits the channel, durations whole seconds).
+
+    The update path for providers whose touch grows over several events (a call's queued,
+    answered, ended). Answers whether anything changed.
+    """
+    unknown = set(fields) - UPDATABLE_FIELDS
+    if unknown:
+        raise ValueError(f"update_touch cannot change {sorted(unknown)}")
+    if "outcome" in fields:
+        _channel, _direction, fields["outcome"] = check_touch_fields(touch.channel, touch.direction, fields["outcome"])
+    for name in DURATION_FIELDS:
+        value = fields.get(name)
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise ValidationFailed("Durations are whole seconds, not negative.", fields={name: "Must be 0 or more."})
+    changed = False
+    for name, value in fields.items():
+        if getattr(touch, name) != value:
+            setattr(touch, name, value)
+            changed = True
+    if changed and touch.lead is not None:
+        _note_on_lead(touch.lead, touch)
+    return changed
