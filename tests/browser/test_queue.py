@@ -102,3 +102,41 @@ def test_leaving_the_lead_page_lets_go_of_the_lease(live_server, page):
             break
         time.sleep(0.1)
     assert live_server.run(_holder, lead_id) is None
+
+
+def test_logging_without_next_lead_stays_on_the_page_without_a_reload(live_server, page):
+    def _one():
+        rep = create_user("rhea@touchline.example", "rep-password-12", "rep", name="Rhea Rep", team="Stay team")
+        contact = Contact(first_name="Clara", last_name="Matos", phone="+351912777999", timezone="Europe/Lisbon",
+                          team_id=rep.team_id)
+        db.session.add(contact)
+        db.session.flush()
+        return create_lead(contact, actor=rep, owner=rep, title="Clara's fibre").id
+
+    lead_id = live_server.run(_one)
+    sign_in(page, live_server, "rhea@touchline.example", "rep-password-12")
+    page.goto(live_server.url + "/queue")
+    page.keyboard.press("n")
+    expect(page).to_have_url(f"{live_server.url}/leads/{lead_id}")
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+
+    page.keyboard.press("l")
+    page.get_by_label("Outcome", exact=True).select_option("voicemail")
+    page.get_by_label("Notes").fill("Left a message about the offer.")
+    page.get_by_label("Then the next lead").uncheck()
+    page.get_by_label("Notes").press("Control+Enter")
+
+    expect(page.get_by_test_id("timeline")).to_contain_text("Left a message about the offer.")
+    expect(page.get_by_role("alert").first).to_contain_text("Logged.")
+    expect(page.get_by_label("Outcome", exact=True)).to_be_focused()
+    assert page.evaluate("window.__sameDocument") is True
+    expect(page).to_have_url(f"{live_server.url}/leads/{lead_id}")
+    expect(page.get_by_label("Notes")).to_have_value("")  # a fresh form for the next attempt
+
+    # a bad entry is answered in place too, with what was typed kept
+    page.get_by_label("Talk time (seconds)").fill("-5")
+    page.get_by_label("Notes").fill("Second try.")
+    page.get_by_label("Notes").press("Control+Enter")
+    expect(page.get_by_test_id("log-panel").locator(".invalid-feedback")).to_be_visible()
+    assert page.evaluate("window.__sameDocument") is True
+    expect(page.get_by_label("Notes")).to_have_value("Second try.")
