@@ -408,6 +408,7 @@ def notify_field_rep(handoff: Handoff) -> None:
     if rep is None:
         return
     base = current_app.config["PUBLIC_URL"].rstrip("/")
+    url = f"{base}/handoffs/{handoff.id}"
     with force_locale(known_locale(rep.locale)):
         context = {
             "intro": _("%(name)s handed you %(lead)s (%(n)d of 4 criteria met).",
@@ -416,7 +417,7 @@ def notify_field_rep(handoff: Handoff) -> None:
             "meeting": (_("Proposed first meeting: %(when)s", when=meeting_text(handoff, rep.timezone))
                         if handoff.proposed_meeting_at else ""),
             "notes_heading": _("Notes"), "notes": handoff.notes,
-            "link": _("Accept or send back: %(url)s", url=f"{base}/handoffs/{handoff.id}"),
+            "link": _("Accept or send back: %(url)s", url=url),
         }
         subject = _("Hand-off: %(lead)s", lead=lead.title)
     try:
