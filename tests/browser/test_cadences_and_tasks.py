@@ -66,7 +66,7 @@ def test_rep_creates_and_completes_a_task(live_server, page):
     page.get_by_role("link", name="Leads", exact=True).click()
     expect(page.get_by_test_id("leads").get_by_test_id("cadence-step")).to_contain_text(re.compile(r"step 1 of \d · call"))
     page.get_by_role("link", name="Inês's office fibre").click()
-    expect(page.get_by_test_id("cadence-step")).to_contain_text(re.compile(r"Cadence step 1 of \d: call"))
+    expect(page.get_by_test_id("cadence-step")).to_contain_text(re.compile(r"Cadence step 1 of \d: Call"))
     page.wait_for_load_state()  # shortcuts.js is the page's last script
     page.keyboard.press("t")
     expect(page.get_by_role("textbox", name="New task")).to_be_focused()
