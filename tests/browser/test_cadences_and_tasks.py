@@ -56,15 +56,15 @@ def test_admin_edits_the_default_cadence(live_server, page):
     expect(page.get_by_role("alert")).to_contain_text("Cadence Three calls, then an email saved.")
     page.get_by_role("link", name="Cadences").first.click()
     card = page.locator('[data-cadence="Three calls, then an email"]')
-    expect(card).to_contain_text("day 3, 17:30–20:30, call")
-    expect(card).to_contain_text("day 7, 10:00–12:00, email · follow_up")
+    expect(card).to_contain_text("day 3, 17:30–20:30, Call")
+    expect(card).to_contain_text("day 7, 10:00–12:00, Email · follow_up")
 
 
 def test_rep_creates_and_completes_a_task(live_server, page):
     live_server.run(_org)
     sign_in(page, live_server, "tess@touchline.example", "rep-password-12")
     page.get_by_role("link", name="Leads", exact=True).click()
-    expect(page.get_by_test_id("leads").get_by_test_id("cadence-step")).to_contain_text(re.compile(r"step 1 of \d · call"))
+    expect(page.get_by_test_id("leads").get_by_test_id("cadence-step")).to_contain_text(re.compile(r"step 1 of \d · Call"))
     page.get_by_role("link", name="Inês's office fibre").click()
     expect(page.get_by_test_id("cadence-step")).to_contain_text(re.compile(r"Cadence step 1 of \d: Call"))
     page.wait_for_load_state()  # shortcuts.js is the page's last script
