@@ -86,6 +86,9 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 25 * 1024 * 1024)
     API_MAX_BODY = _env_int("API_MAX_BODY", 1024 * 1024)
+    # Signed webhooks from phone, chat and social systems (crm/integrations).
+    WEBHOOK_MAX_BODY = _env_int("WEBHOOK_MAX_BODY", 256 * 1024)
+    SCREEN_POP_HOLD_SECONDS = _env_int("SCREEN_POP_HOLD_SECONDS", 0)  # >0 only with threaded workers
 
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or "memory://"
     RATELIMIT_HEADERS_ENABLED = True

@@ -7,7 +7,7 @@ from crm.contacts.models import Account, Contact, ContactHandle
 from crm.email.models import EmailStatus, EmailTemplate, OutboundEmail, Suppression, TemplateKind
 from crm.handoffs.models import Handoff, HandoffStatus
 from crm.imports.models import ImportJob, ImportStatus
-from crm.integrations.models import InboundEvent, Integration, IntegrationChannel
+from crm.integrations.models import InboundEvent, Integration, IntegrationChannel, ScreenPop
 from crm.leads.models import Campaign, Lead, LeadStatus, LostReason, Source, Stage, StageChange
 from crm.queue import models as _queue_indexes  # noqa: F401  (indexes on tasks and enrollments)
 from crm.reports.models import Target, TargetMetric
@@ -20,7 +20,7 @@ __all__ = [
     "Contact", "ContactHandle", "Direction", "EmailStatus", "EmailTemplate", "EnrollmentState", "Handoff",
     "HandoffRule", "HandoffStatus", "ImportJob", "ImportStatus", "InboundEvent", "Integration", "IntegrationChannel",
     "JobRun", "Lead",
-    "LeadStatus", "LostReason", "OutboundEmail", "Outcome", "Role", "Setting", "Source", "Stage", "StageChange",
+    "LeadStatus", "LostReason", "OutboundEmail", "Outcome", "Role", "ScreenPop", "Setting", "Source", "Stage", "StageChange",
     "Survey", "Suppression", "Target", "TargetMetric", "Task", "TaskKind", "TaskStatus", "Team", "TemplateKind",
     "Touch", "User",
 ]

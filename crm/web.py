@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from crm.errors import DomainError
@@ -87,6 +88,17 @@ def init_app(app: Flask) -> None:
             exc.code, "errors/400.html" if (exc.code or 500) < 500 else "errors/500.html"
         )
         return render_template(template, message=http_message(exc)), exc.code
+
+    @app.errorhandler(DataError)
+    @app.errorhandler(OverflowError)
+    def value_does_not_fit(exc: Exception):
+        """A value the database cannot hold (an id past 64 or 32 bits, text with NUL): the caller's fault."""
+        db.session.rollback()
+        log.info("refused a value the database cannot store on %s %s: %s", request.method, request.path, exc)
+        message = _("A number is too large or a text contains a NUL character.")
+        if wants_json():
+            return jsonify({"error": {"code": "validation_error", "message": message, "fields": {}}}), 422
+        return render_template("errors/400.html", message=message), 400
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -39,6 +39,7 @@ class EndpointSpec:
     responses: dict[int, str] = field(default_factory=dict)
     public: bool = False
     raw_body: dict | None = None  # an explicit request body schema (multipart, webhooks)
+    headers: list[dict] = field(default_factory=list)  # header parameters (the webhooks' signature headers)
 
 
 SPECS: list[EndpointSpec] = []

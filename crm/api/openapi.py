@@ -71,6 +71,7 @@ def build_document() -> dict:
             required = set(qschema.get("required", []))
             for name, prop in qschema.get("properties", {}).items():
                 params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
+        params += spec.headers
         if params:
             op["parameters"] = params
         if spec.body is not None:

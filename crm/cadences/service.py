@@ -239,6 +239,17 @@ def on_touch(touch: Touch, *, now: datetime | None = None) -> CadenceEnrollment 
     return enrollment
 
 
+def on_outcome_changed(touch: Touch, previous: Outcome | None) -> CadenceEnrollment | None:
+    """A touch whose outcome a provider changed later (queued → connected): drive the cadence once per touch.
+
+    An outcome that already moved the cadence (reached, or an unanswered call) has had its say;
+    only reaching the contact afterwards still counts, and ending a cadence twice is a no-op.
+    """
+    if previous in REACHED_OUTCOMES or (previous in UNANSWERED_CALL_OUTCOMES and touch.outcome not in REACHED_OUTCOMES):
+        return None
+    return on_touch(touch)
+
+
 def _active_enrollment(lead_id: int) -> CadenceEnrollment | None:
     return db.session.scalar(select(CadenceEnrollment).where(CadenceEnrollment.lead_id == lead_id,
                                                              CadenceEnrollment.state == EnrollmentState.ACTIVE))

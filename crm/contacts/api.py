@@ -15,7 +15,7 @@ from crm.api.pagination import MAX_LIMIT, page
 from crm.contacts import privacy, service
 from crm.contacts.models import Account, Contact
 from crm.contacts.search import matches_search
-from crm.errors import AccessDenied, NotFound
+from crm.errors import AccessDenied, NotFound, ValidationFailed
 from crm.extensions import db
 
 
@@ -173,6 +173,8 @@ def list_accounts(query: ContactQuery):
           response=AccountOut, status=201)
 def create_account(body: AccountIn):
     account = service.get_or_create_account(body.name)
+    if account is None:  # only blanks (str.strip() also removes control characters such as \x1d)
+        raise ValidationFailed("An account needs a name.", fields={"name": "A name is required."})
     account.domain = body.domain or account.domain
     account.country = (body.country or account.country or "").upper() or None
     db.session.flush()

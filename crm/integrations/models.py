@@ -55,3 +55,22 @@ class InboundEvent(Base):
         UniqueConstraint("source", "event_id"),
         Index("ix_inbound_events_subject", "source", "subject_key"),
     )
+
+
+class ScreenPop(Base):
+    """A call answered by a rep: their open pages show the caller's card (crm/integrations/screenpop.py).
+
+    Kept in the database, not in a worker's memory, so the webhook and the rep's
+    stream may be served by different gunicorn workers or machines.
+    """
+
+    __tablename__ = "screen_pops"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    touch_id: Mapped[int] = mapped_column(ForeignKey("touches.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    touch = relationship("Touch")
+
+    __table_args__ = (Index("ix_screen_pops_user_id_id", "user_id", "id"),)

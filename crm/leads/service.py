@@ -13,6 +13,7 @@ from babel.numbers import list_currencies
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from crm.audit.service import record
 from crm.auth.models import User
@@ -52,8 +53,12 @@ def get_or_create_source(name: str | None) -> Source | None:
     source = db.session.scalar(select(Source).where(func.lower(Source.name) == name.strip().lower()))
     if source is None:
         source = Source(name=name.strip())
-        db.session.add(source)
-        db.session.flush()
+        try:
+            with db.session.begin_nested():  # two requests naming one new source at once: one row
+                db.session.add(source)
+                db.session.flush()
+        except IntegrityError:
+            source = db.session.scalar(select(Source).where(func.lower(Source.name) == name.strip().lower()))
     return source
 
 

@@ -359,7 +359,8 @@ def inbound_statements(criteria: Criteria, answer_within: int) -> dict:
     offered = [*touch_conditions(criteria, by_rep=False), Touch.channel == Channel.CALL,
                Touch.direction == Direction.INBOUND, Touch.outcome.is_not(None), Touch.outcome != Outcome.QUEUED]
     cur = _cur(Touch.occurred_at, criteria).label("cur")
-    answered = Touch.outcome == Outcome.CONNECTED
+    # Answered by a person: the phone system's answer time, or a rep's own log of a connected call.
+    answered = or_(Touch.answered_at.is_not(None), Touch.outcome == Outcome.CONNECTED)
     calls = select(cur, func.count().label("offered"), _sum_if(answered).label("answered"),
                    _sum_if(Touch.outcome == Outcome.ABANDONED).label("abandoned"),
                    _sum_if(answered, Touch.queue_seconds).label("answered_queue_seconds"),

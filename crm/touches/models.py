@@ -74,7 +74,7 @@ REACHED_OUTCOMES = frozenset({Outcome.CONNECTED, Outcome.REPLIED, Outcome.HELD})
 REPORT_USER_COLUMNS = ["channel", "direction", "outcome", "lead_id", "campaign_id", "talk_seconds", "hold_seconds",
                        "wrap_seconds"]
 REPORT_CHANNEL_COLUMNS = ["outcome", "user_id", "lead_id", "campaign_id", "queue_seconds", "talk_seconds",
-                          "hold_seconds", "wrap_seconds"]
+                          "hold_seconds", "wrap_seconds", "answered_at"]
 
 
 class Touch(Base):

@@ -53,6 +53,19 @@ def check_touch_fields(channel, direction, outcome) -> tuple[Channel, Direction,
     return channel, direction, outcome
 
 
+def check_durations(values: dict) -> None:
+    """Talk, hold, wrap and queue times are whole, non-negative seconds."""
+    for name in DURATION_FIELDS:
+        value = values.get(name)
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise ValidationFailed(_("Durations are whole seconds, not negative."), fields={name: _("Must be 0 or more.")})
+
+
+def check_lead_of(contact: Contact, lead: Lead | None) -> None:
+    if lead is not None and lead.contact_id != contact.id:
+        raise ValidationFailed(_("That lead belongs to another contact."), fields={"lead_id": _("Not this contact's lead.")})
+
+
 def find_by_external_id(provider: str, external_id: str) -> Touch | None:
     return db.session.scalar(select(Touch).where(Touch.provider == provider, Touch.external_id == external_id))
 
@@ -62,12 +75,8 @@ def log_touch(*, contact: Contact, channel, direction, outcome=None, lead: Lead 
               external_id: str | None = None, **details) -> LoggedTouch:
     """Record a touch; a provider id already seen returns the existing touch, unchanged."""
     channel, direction, outcome = check_touch_fields(channel, direction, outcome)
-    for name in DURATION_FIELDS:
-        value = details.get(name)
-        if value is not None and (not isinstance(value, int) or value < 0):
-            raise ValidationFailed(_("Durations are whole seconds, not negative."), fields={name: _("Must be 0 or more.")})
-    if lead is not None and lead.contact_id != contact.id:
-        raise ValidationFailed(_("That lead belongs to another contact."), fields={"lead_id": _("Not this contact's lead.")})
+    check_durations(details)
+    check_lead_of(contact, lead)
     if external_id:
         existing = find_by_external_id(provider, external_id)
         if existing is not None:
@@ -120,12 +129,8 @@ def log_touches(entries: list[dict]) -> list[LoggedTouch]:
         contact, lead = details.pop("contact"), details.pop("lead", None)
         channel, direction, outcome = check_touch_fields(details.pop("channel"), details.pop("direction"),
                                                          details.pop("outcome", None))
-        for name in DURATION_FIELDS:
-            value = details.get(name)
-            if value is not None and (not isinstance(value, int) or value < 0):
-                raise ValidationFailed(_("Durations are whole seconds, not negative."), fields={name: _("Must be 0 or more.")})
-        if lead is not None and lead.contact_id != contact.id:
-            raise ValidationFailed(_("That lead belongs to another contact."), fields={"lead_id": _("Not this contact's lead.")})
+        check_durations(details)
+        check_lead_of(contact, lead)
         touch = Touch(contact=contact, lead=lead, channel=channel, direction=direction, outcome=outcome,
                       occurred_at=details.pop("occurred_at", None) or utcnow(),
                       campaign_id=lead.campaign_id if lead is not None else None,
@@ -147,3 +152,36 @@ def log_touches(entries: list[dict]) -> list[LoggedTouch]:
                 _note_on_lead(lead, touch)
             cadences.on_touch(touch)
     return results
+
+
+# -- channels from other systems (issue 9): a touch that changes as a provider's events arrive --
+
+UPDATABLE_FIELDS = frozenset({
+    "outcome", "user", "occurred_at", "queued_at", "answered_at", "ended_at", *DURATION_FIELDS,
+    "ani", "dnis", "recording_url", "subject", "body",
+})
+
+
+def update_touch(touch: Touch, **fields) -> bool:
+    """Change a logged touch with log_touch's rules (outcome fits the channel, durations whole seconds).
+
+    The update path for providers whose touch grows over several events (a call's queued,
+    answered, ended). Answers whether anything changed.
+    """
+    unknown = set(fields) - UPDATABLE_FIELDS
+    if unknown:
+        raise ValueError(f"update_touch cannot change {sorted(unknown)}")
+    if "outcome" in fields:
+        _channel, _direction, fields["outcome"] = check_touch_fields(touch.channel, touch.direction, fields["outcome"])
+    check_durations(fields)
+    previous_outcome = touch.outcome
+    changed = False
+    for name, value in fields.items():
+        if getattr(touch, name) != value:
+            setattr(touch, name, value)
+            changed = True
+    if changed and touch.lead is not None:
+        _note_on_lead(touch.lead, touch)
+    if touch.outcome != previous_outcome:
+        cadences.on_outcome_changed(touch, previous_outcome)  # a call that became connected ends the cadence
+    return changed

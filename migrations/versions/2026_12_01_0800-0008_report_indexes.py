@@ -20,7 +20,7 @@ LEAD_COLUMNS = ["team_id", "owner_id", "status", "value", "source_id", "campaign
 TOUCH_USER_COLUMNS = ["channel", "direction", "outcome", "lead_id", "campaign_id", "talk_seconds", "hold_seconds",
                       "wrap_seconds"]
 TOUCH_CHANNEL_COLUMNS = ["outcome", "user_id", "lead_id", "campaign_id", "queue_seconds", "talk_seconds",
-                         "hold_seconds", "wrap_seconds"]
+                         "hold_seconds", "wrap_seconds", "answered_at"]
 # (table, index, key columns, included columns on PostgreSQL)
 COVERING = [
     ("leads", "ix_leads_created_at", ["created_at"], LEAD_COLUMNS),

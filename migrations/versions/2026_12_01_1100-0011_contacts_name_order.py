@@ -7,13 +7,13 @@ is registered per connection, see crm.db.collated) and sorts without one, so the
 index is PostgreSQL-only and lives here, not on the models (see crm.schema.include_object).
 
 Revision ID: 0011_contacts_name_order
-Revises: 0008_report_indexes
+Revises: 0009_screen_pops
 Create Date: 2026-12-01 12:45:00
 """
 from alembic import op
 
 revision = "0011_contacts_name_order"
-down_revision = "0008_report_indexes"
+down_revision = "0009_screen_pops"
 branch_labels = None
 depends_on = None
 

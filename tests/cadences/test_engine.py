@@ -148,6 +148,32 @@ def test_a_connected_call_ends_the_cadence_and_no_email_follows(db_session):
     assert emails_for(lead) == [] and lead.stage == Stage.DISCOVER
 
 
+def test_a_call_a_phone_system_updates_to_connected_ends_the_cadence(db_session):
+    """Dialler calls grow over several events: the outcome set later drives the cadence like a logged one."""
+    from crm.touches.service import update_touch
+
+    lead = new_lead(utc(2026, 3, 28, 10, 30), "Europe/Lisbon")
+    with time_machine.travel(utc(2026, 3, 28, 10, 31), tick=False):
+        dialled = log_touch(contact=lead.contact, lead=lead, channel="call", direction="outbound",
+                            outcome="queued", provider="dialler", external_id="call-1").touch
+    assert enrollment_of(lead).state == EnrollmentState.ACTIVE and enrollment_of(lead).step_position == 0
+    with time_machine.travel(utc(2026, 3, 28, 10, 32), tick=False):
+        update_touch(dialled, outcome="connected", talk_seconds=95)
+    assert enrollment_of(lead).state == EnrollmentState.STOPPED and enrollment_of(lead).ended_reason == "connected"
+
+
+def test_an_unanswered_call_corrected_by_its_provider_moves_the_cadence_on_once(db_session):
+    from crm.touches.service import update_touch
+
+    lead = new_lead(utc(2026, 3, 28, 10, 30), "Europe/Lisbon")
+    with time_machine.travel(utc(2026, 3, 28, 10, 31), tick=False):
+        missed = log_touch(contact=lead.contact, lead=lead, channel="call", direction="outbound",
+                           outcome="no_answer", provider="dialler", external_id="call-2").touch
+        assert enrollment_of(lead).step_position == 1
+        update_touch(missed, outcome="voicemail")  # the same attempt, better described
+    assert enrollment_of(lead).step_position == 1 and enrollment_of(lead).state == EnrollmentState.ACTIVE
+
+
 def test_a_reply_ends_the_cadence(db_session):
     lead = new_lead(utc(2026, 3, 28, 10, 30), "Europe/Lisbon")
     call(lead, utc(2026, 3, 28, 10, 31))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -130,6 +130,17 @@ def test_inbound_contact_centre_figures(floor):
     assert f["service_level"] == pytest.approx(1 / 3)
     assert f["avg_queue_seconds"] == 30.0
     assert service.inbound(Criteria(WEEK), answer_within=45)["current"]["service_level"] == pytest.approx(2 / 3)
+
+
+def test_a_call_the_phone_system_saw_answered_counts_as_answered_whatever_its_disposition(floor):
+    ana, lead = floor["ana"], floor["leads"][0]
+    at = utc(2026, 6, 2, 11, 0)
+    touch(ana, lead, "call", "inbound", "wrong_number", at, queue_seconds=10, talk_seconds=20,
+          queued_at=at, answered_at=at + timedelta(seconds=10))
+    f = service.inbound(Criteria(WEEK), answer_within=20)["current"]
+    assert (f["offered"], f["answered"], f["abandoned"]) == (4, 3, 1)
+    assert f["asa_seconds"] == pytest.approx((15 + 45 + 10) / 3)
+    assert f["service_level"] == pytest.approx(2 / 4)
 
 
 def test_csat_is_the_share_of_fours_and_fives(floor):

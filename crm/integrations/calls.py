@@ -1,0 +1,267 @@
+"""Call events from a phone system (ACD / IVR / dialler) become one call touch per call id.
+
+Events ``queued``, ``answered``, ``abandoned`` and ``ended`` may arrive in any order and
+more than once. Each is stored once (InboundEvent); the touch is then *recomputed* from
+every stored event of its call (``fold_call``), so its final state depends only on the set
+of events, never on their order. A call's touch opens with its ``queued`` event (which names
+the caller): events before it wait, unprocessed, and are applied when it comes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from flask import current_app
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from crm.auth.models import User
+from crm.contacts.models import Contact
+from crm.contacts.service import find_existing, find_or_create_contact, normalise_phone
+from crm.errors import ValidationFailed
+from crm.extensions import db
+from crm.integrations.models import InboundEvent, Integration, ScreenPop
+from crm.integrations.service import (
+    WebhookReport,
+    find_agent,
+    lock_subjects,
+    lock_team_for_new_leads,
+    mark_processed,
+    new_contact_lock,
+    open_lead_of,
+    source_key,
+    store_events,
+)
+from crm.leads.models import Lead
+from crm.leads.service import create_lead
+from crm.touches.models import Channel, Direction, Outcome, Touch
+from crm.touches.service import log_touch, update_touch
+
+CallEventType = Literal["queued", "answered", "abandoned", "ended"]
+Disposition = Literal["connected", "no_answer", "busy", "voicemail", "wrong_number", "abandoned"]
+Seconds = Field(None, ge=0, le=86400)
+
+# The order events are folded in: a later kind's facts win over an earlier kind's.
+RANK = {"queued": 0, "answered": 1, "abandoned": 2, "ended": 3}
+
+
+class CallEvent(BaseModel):
+    """One event of one call, as the phone system sends it."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    event_id: str = Field(min_length=1, max_length=200, description="Unique per event: a redelivery repeats it")
+    type: CallEventType
+    call_id: str = Field(min_length=1, max_length=200, description="The phone system's id of the call")
+    occurred_at: AwareDatetime = Field(description="When it happened, with a zone (RFC 3339)")
+    direction: Direction = Direction.INBOUND
+    ani: str | None = Field(None, min_length=1, max_length=32, description="Caller's number; required on an inbound queued")
+    dnis: str | None = Field(None, min_length=1, max_length=32, description="Dialled number; required on an outbound queued")
+    agent_id: int | None = Field(None, ge=1, description="The Touchline user id of the agent")
+    agent_email: str | None = Field(None, min_length=3, max_length=254, description="Or the agent's Touchline email")
+    queue_seconds: int | None = Seconds
+    talk_seconds: int | None = Seconds
+    hold_seconds: int | None = Seconds
+    wrap_seconds: int | None = Seconds
+    recording_url: str | None = Field(None, max_length=500, pattern=r"^https?://\S+$")
+    disposition: Disposition | None = None
+
+
+class CallEventBatch(BaseModel):
+    """The body of POST /webhooks/calls: 1 to 100 events."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    events: list[CallEvent] = Field(min_length=1, max_length=100)
+
+
+@dataclass
+class CallState:
+    """What the stored events of one call say, folded in RANK order."""
+
+    direction: Direction
+    caller_number: str  # the contact's side: ANI inbound, DNIS outbound (from the queued event)
+    fields: dict
+    agent_id: int | None
+    agent_email: str | None
+    ended: bool
+
+
+def _seconds_between(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return max(0, int((end - start).total_seconds()))
+
+
+def fold_call(events: list[CallEvent]) -> CallState | None:
+    """The touch's fields from a set of events (None without a queued event); order-free by construction."""
+    ordered = sorted(events, key=lambda e: (RANK[e.type], e.occurred_at, e.event_id))
+    by_type: dict[str, CallEvent] = {}
+    for event in ordered:
+        by_type.setdefault(event.type, event)  # the first of each kind (duplicated kinds: earliest wins)
+    queued = by_type.get("queued")
+    if queued is None:
+        return None
+    latest: dict = {}
+    for event in ordered:
+        for name in ("ani", "dnis", "agent_id", "agent_email", "queue_seconds", "talk_seconds", "hold_seconds",
+                     "wrap_seconds", "recording_url", "disposition"):
+            value = getattr(event, name)
+            if value is not None:
+                latest[name] = value
+    answered, abandoned, ended = by_type.get("answered"), by_type.get("abandoned"), by_type.get("ended")
+    queued_at = queued.occurred_at
+    answered_at = answered.occurred_at if answered else None
+    ended_at = ended.occurred_at if ended else (abandoned.occurred_at if abandoned else None)
+    if latest.get("disposition"):
+        outcome = Outcome(latest["disposition"])
+    elif abandoned is not None:
+        outcome = Outcome.ABANDONED
+    elif answered is not None:
+        outcome = Outcome.CONNECTED
+    elif ended is not None:
+        outcome = Outcome.ABANDONED if queued.direction == Direction.INBOUND else Outcome.NO_ANSWER
+    else:
+        outcome = Outcome.QUEUED
+    queue_seconds = latest.get("queue_seconds")
+    if queue_seconds is None:
+        queue_seconds = _seconds_between(queued_at, answered_at or ended_at) or 0
+    talk_seconds = latest.get("talk_seconds")
+    if talk_seconds is None:
+        talk_seconds = max(0, (_seconds_between(answered_at, ended_at) or 0) - (latest.get("hold_seconds") or 0))
+    fields = {
+        "outcome": outcome, "occurred_at": queued_at, "queued_at": queued_at, "answered_at": answered_at,
+        "ended_at": ended_at, "queue_seconds": queue_seconds, "talk_seconds": talk_seconds,
+        "hold_seconds": latest.get("hold_seconds", 0), "wrap_seconds": latest.get("wrap_seconds", 0),
+        "ani": latest.get("ani"), "dnis": latest.get("dnis"), "recording_url": latest.get("recording_url"),
+    }
+    number = queued.ani if queued.direction == Direction.INBOUND else queued.dnis
+    return CallState(direction=queued.direction, caller_number=number or "", fields=fields,
+                     agent_id=latest.get("agent_id"), agent_email=latest.get("agent_email"),
+                     ended=ended is not None or abandoned is not None)
+
+
+def check_events(events: list[CallEvent]) -> list[str]:
+    """The E.164 numbers the batch's queued events name; a missing or invalid one refuses the batch."""
+    errors, numbers = {}, []
+    for index, event in enumerate(events):
+        if event.type != "queued":
+            continue
+        name = "ani" if event.direction == Direction.INBOUND else "dnis"
+        raw = getattr(event, name)
+        if not raw:
+            errors[f"events.{index}.{name}"] = f"A {event.direction.value} call's queued event needs {name}."
+            continue
+        try:
+            numbers.append(normalise_phone(raw, field=name))
+        except ValidationFailed as exc:
+            errors[f"events.{index}.{name}"] = exc.fields[name]
+    if errors:
+        raise ValidationFailed("Some call events are wrong.", fields=errors)
+    return numbers
+
+
+def receive_calls(integration: Integration, events: list[CallEvent], now: datetime) -> WebhookReport:
+    """Store each new event once and bring every call it touches up to date; flushes, never commits."""
+    numbers = check_events(events)
+    source = source_key(integration)
+    # Every lock this post may need, in one sorted round: the calls, and the numbers a new
+    # contact may be made for (only a queued event opens a touch, so only these).
+    lock_subjects([f"{source}:call:{e.call_id}" for e in events] + [new_contact_lock("phone", n) for n in numbers])
+    if numbers and _unknown_numbers(numbers):
+        lock_team_for_new_leads(integration)
+    report = WebhookReport()
+    fresh = store_events(source, events, kind_of=lambda e: f"call.{e.type}", subject_of=lambda e: e.call_id, now=now)
+    report.duplicates = len(events) - len(fresh)
+    for call_id in dict.fromkeys(event.call_id for event, _id in fresh):
+        touch, applied = apply_call(integration, call_id, now)
+        if touch is None:
+            report.pending += applied
+        else:
+            report.applied += applied
+            report.touch_ids.append(touch.id)
+    return report
+
+
+def _unknown_numbers(numbers: list[str]) -> set[str]:
+    known = db.session.scalars(select(Contact.phone).where(Contact.phone.in_(set(numbers)),
+                                                           Contact.merged_into_id.is_(None),
+                                                           Contact.erased_at.is_(None)))
+    return set(numbers) - set(known)
+
+
+def apply_call(integration: Integration, call_id: str, now: datetime) -> tuple[Touch | None, int]:
+    """Recompute the call's touch from all its stored events; (touch or None while waiting, events applied now)."""
+    source = source_key(integration)
+    rows = db.session.execute(select(InboundEvent.id, InboundEvent.payload, InboundEvent.processed_at).where(
+        InboundEvent.source == source, InboundEvent.subject_key == call_id, InboundEvent.kind.like("call.%"))).all()
+    unprocessed = [row.id for row in rows if row.processed_at is None]
+    state = fold_call([CallEvent.model_validate(row.payload, strict=False) for row in rows])
+    if state is None:
+        return None, len(unprocessed)
+    agent = find_agent(state.agent_id, state.agent_email)
+    touch = db.session.scalar(select(Touch).where(Touch.provider == source, Touch.external_id == call_id)
+                              .options(joinedload(Touch.lead)))
+    was_answered_by = touch.user_id if touch is not None and touch.answered_at is not None else None
+    if touch is None:
+        contact, lead = _caller(integration, state)
+        touch = log_touch(contact=contact, lead=lead, user=agent, channel=Channel.CALL, direction=state.direction,
+                          provider=source, external_id=call_id, **state.fields).touch
+    else:
+        update_touch(touch, user=agent, **state.fields)
+    mark_processed(unprocessed, now)
+    if agent is not None and touch.answered_at is not None and not state.ended and was_answered_by != agent.id:
+        _pop(agent, touch)
+    db.session.flush()
+    return touch, len(unprocessed)
+
+
+def _caller(integration: Integration, state: CallState) -> tuple[Contact, Lead | None]:
+    """The contact on the other end (by E.164 number) and their open lead; a stranger becomes a new lead."""
+    phone = normalise_phone(state.caller_number)
+    known, _on = find_existing(None, phone)
+    if known is None:
+        lock_subjects([new_contact_lock("phone", phone)])  # two calls from one new number: one contact
+        known, _on = find_existing(None, phone)
+    if known is not None:
+        return known, open_lead_of(known)
+    contact = find_or_create_contact(first_name="Caller", last_name=phone, phone=phone, team_id=integration.team_id,
+                                     region=current_app.config["DEFAULT_PHONE_REGION"]).contact
+    lead = create_lead(contact, actor=None, source=integration.name, team_id=integration.team_id)
+    return contact, lead
+
+
+def _pop(agent: User, touch: Touch) -> None:
+    if db.session.scalar(select(ScreenPop.id).where(ScreenPop.touch_id == touch.id)) is None:
+        db.session.add(ScreenPop(user_id=agent.id, touch_id=touch.id))
+
+
+# -- the inbound figures of the reports, from call touches -----------------------------------------
+
+
+@dataclass
+class InboundFigures:
+    offered: int
+    answered: int
+    abandoned: int
+    average_speed_of_answer: float | None  # seconds from queued to answered, over answered calls
+    service_level: float | None  # share of offered calls answered within the threshold
+
+
+def inbound_figures(since: datetime, until: datetime, *, threshold_seconds: int = 20,
+                    provider: str | None = None) -> InboundFigures:
+    """Offered / answered / abandoned / ASA / service level of inbound calls queued in [since, until)."""
+    stmt = select(Touch.outcome, Touch.queued_at, Touch.answered_at).where(
+        Touch.channel == Channel.CALL, Touch.direction == Direction.INBOUND, Touch.queued_at >= since,
+        Touch.queued_at < until)
+    if provider:
+        stmt = stmt.where(Touch.provider == provider)
+    rows = db.session.execute(stmt).all()
+    waits = [_seconds_between(q, a) for _o, q, a in rows if a is not None]
+    return InboundFigures(
+        offered=len(rows), answered=len(waits),
+        abandoned=sum(1 for outcome, _q, a in rows if outcome == Outcome.ABANDONED and a is None),
+        average_speed_of_answer=sum(waits) / len(waits) if waits else None,
+        service_level=sum(1 for w in waits if w <= threshold_seconds) / len(rows) if rows else None,
+    )
