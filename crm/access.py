@@ -359,9 +359,9 @@ def check_target_subject(user: User, *, subject_user: User | None, subject_team_
     if user.role == Role.ADMIN:
         return
     if subject_user is not None and (user.team_id is None or subject_user.team_id != user.team_id):
-        raise AccessDenied(str(_l("That rep is not in your team.")), fields={"subject": "Not in your team."})
+        raise AccessDenied(str(_l("That rep is not in your team.")), fields={"subject": str(_l("Not in your team."))})
     if subject_team_id is not None and subject_team_id != user.team_id:
-        raise AccessDenied(str(_l("That is not your team.")), fields={"subject": "Not your team."})
+        raise AccessDenied(str(_l("That is not your team.")), fields={"subject": str(_l("Not your team."))})
 
 
 # --- Tasks (follow-ups) and their reassignment (issue 4, cadences branch) ---
@@ -369,12 +369,13 @@ def check_target_subject(user: User, *, subject_user: User | None, subject_team_
 def check_task_assignee(user: User, assignee: User) -> None:
     """May ``user`` give a task to ``assignee``? Everyone themselves; managers their team; admins anyone active."""
     if not assignee.active:
-        raise AccessDenied(str(_l("Tasks go to active users.")), fields={"assignee_id": "Not an active user."})
+        raise AccessDenied(str(_l("Tasks go to active users.")), fields={"assignee_id": str(_l("Not an active user."))})
     if assignee.id == user.id or user.role == Role.ADMIN:
         return
     if user.role == Role.MANAGER and user.team_id is not None and assignee.team_id == user.team_id:
         return
-    raise AccessDenied(str(_l("You cannot give tasks to that person.")), fields={"assignee_id": "Not yours to assign to."})
+    raise AccessDenied(str(_l("You cannot give tasks to that person.")),
+                       fields={"assignee_id": str(_l("Not yours to assign to."))})
 
 
 def may_reassign_tasks(user: User) -> bool:

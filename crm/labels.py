@@ -53,6 +53,10 @@ LABELS: dict[str, dict[str, object]] = {
     },
     "HandoffStatus": {"awaiting_approval": _l("awaiting approval"), "pending": _l("pending"), "accepted": _l("accepted"),
                       "rejected": _l("rejected"), "cancelled": _l("cancelled")},
+    # Why a lead's cadence stopped (CadenceEnrollment.ended_reason): "Cadence ended: connected".
+    "CadenceEnd": {"connected": _l("connected"), "replied": _l("replied"), "met": _lp("cadence end", "met"),
+                   "reached": _lp("cadence end", "reached"), "handoff": _lp("cadence end", "handed off"),
+                   "closed": _lp("cadence end", "won or lost"), "no_steps": _lp("cadence end", "no steps")},
 }
 
 

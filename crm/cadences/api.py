@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
+from flask_babel import gettext as _
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -66,7 +67,7 @@ def lead_cadence(lead_id: int):
     lead = access.get_lead(current_api_user(), lead_id)
     enrollment = db.session.scalar(select(CadenceEnrollment).where(CadenceEnrollment.lead_id == lead.id))
     if enrollment is None:
-        raise NotFound("This lead is not in a cadence.", code="not_enrolled")
+        raise NotFound(_("This lead is not in a cadence."), code="not_enrolled")
     return EnrollmentOut(lead_id=lead.id, cadence=cadence_out(enrollment.cadence), state=enrollment.state,
                          step_position=enrollment.step_position, next_step_at=enrollment.next_step_at,
                          started_at=enrollment.started_at, ended_at=enrollment.ended_at,

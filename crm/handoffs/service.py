@@ -35,6 +35,7 @@ from crm.extensions import db
 from crm.handoffs.models import OPEN_HANDOFF_STATUSES, Handoff, HandoffStatus
 from crm.handoffs.working_hours import add_working_hours
 from crm.i18n import known_locale, zone_of
+from crm.labels import label
 from crm.leads.models import STAGE_ORDER, Lead, LeadStatus, Stage
 from crm.leads.service import change_stage
 from crm.tasks.dedupe import add_once
@@ -188,7 +189,7 @@ def check_can_be_handed_off(lead: Lead) -> None:
     """An open lead in discover or nurture, with no hand-off open; else StageError or Conflict."""
     if lead.status != LeadStatus.OPEN or lead.stage not in HANDOFF_STAGES:
         raise StageError(_("Only an open lead in discover or nurture can be handed off; this one is %(stage)s, "
-                           "%(status)s.", stage=lead.stage.value, status=lead.status.value),
+                           "%(status)s.", stage=label(lead.stage), status=label(lead.status)),
                          fields={"stage": _("Wrong stage for a hand-off.")}, code="wrong_stage")
     if open_handoff(lead) is not None:
         _refuse_second(lead)
@@ -297,7 +298,7 @@ def _decidable(handoff: Handoff, actor: User) -> Handoff:
     _require_status(handoff, HandoffStatus.PENDING)
     if handoff.lead.status != LeadStatus.OPEN:
         raise Conflict(_("The lead is %(status)s now; this hand-off cannot be decided.",
-                         status=handoff.lead.status.value), fields={"lead": _("Lead is not open.")},
+                         status=label(handoff.lead.status)), fields={"lead": _("Lead is not open.")},
                        code="lead_closed")
     return handoff
 
@@ -408,6 +409,7 @@ def notify_field_rep(handoff: Handoff) -> None:
     if rep is None:
         return
     base = current_app.config["PUBLIC_URL"].rstrip("/")
+    url = f"{base}/handoffs/{handoff.id}"
     with force_locale(known_locale(rep.locale)):
         context = {
             "intro": _("%(name)s handed you %(lead)s (%(n)d of 4 criteria met).",
@@ -416,7 +418,7 @@ def notify_field_rep(handoff: Handoff) -> None:
             "meeting": (_("Proposed first meeting: %(when)s", when=meeting_text(handoff, rep.timezone))
                         if handoff.proposed_meeting_at else ""),
             "notes_heading": _("Notes"), "notes": handoff.notes,
-            "link": _("Accept or send back: %(url)s", url=f"{base}/handoffs/{handoff.id}"),
+            "link": _("Accept or send back: %(url)s", url=url),
         }
         subject = _("Hand-off: %(lead)s", lead=lead.title)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -113,6 +114,6 @@ def reassign(body: ReassignIn):
     user = current_api_user()
     owner = db.session.get(User, body.owner_id)
     if owner is None:
-        raise ValidationFailed("No such user.", fields={"owner_id": "Unknown user."})
+        raise ValidationFailed(_("No such user."), fields={"owner_id": _("Unknown user.")})
     moved = service.reassign_leads(user, body.lead_ids, owner)
     return ReassignOut(items=[lead_out(lead) for lead in moved])

@@ -436,7 +436,7 @@ def log_outcome(user: User, lead: Lead, *, outcome: str, channel: str = Channel.
     check_lease_for_logging(user, lead, had_lease=had_lease, now=now)
     if follow_up_at is not None:
         if follow_up_at.tzinfo is None:
-            raise ValidationFailed(str(_l("The next step needs a time zone.")), fields={"follow_up_at": "No zone."})
+            raise ValidationFailed(str(_l("The next step needs a time zone.")), fields={"follow_up_at": str(_l("No zone."))})
         if follow_up_at <= now:
             raise ValidationFailed(str(_l("The next step must be in the future.")),
                                    fields={"follow_up_at": str(_l("Pick a time after now."))})
@@ -476,9 +476,9 @@ def reassign_leads(actor: User, lead_ids: list[int], owner: User) -> list[Lead]:
     access.check_may_reassign(actor, owner)
     ids = sorted(set(lead_ids))
     if not ids:
-        raise ValidationFailed(str(_l("Choose at least one lead.")), fields={"lead_ids": "Empty."})
+        raise ValidationFailed(str(_l("Choose at least one lead.")), fields={"lead_ids": str(_l("Empty."))})
     if len(ids) > MAX_REASSIGN:
-        raise ValidationFailed(str(_l("At most %(n)d leads at once.", n=MAX_REASSIGN)), fields={"lead_ids": "Too many."})
+        raise ValidationFailed(str(_l("At most %(n)d leads at once.", n=MAX_REASSIGN)), fields={"lead_ids": str(_l("Too many."))})
     leads = db.session.scalars(select(Lead).where(Lead.id.in_(ids), access.lead_editability(actor))
                                .order_by(Lead.id)).all()
     missing = sorted(set(ids) - {lead.id for lead in leads})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm import access
@@ -121,22 +122,22 @@ def cost(query: ReportQuery):
 def staffing_answer(user, query: StaffingQuery) -> dict:
     """One Erlang C plan (calls given) or a forecast day of them (date given); shared with the page."""
     if not access.may_plan_staffing(user):
-        raise AccessDenied("The staffing planner is for managers and admins.")
+        raise AccessDenied(_("The staffing planner is for managers and admins."))
     settings = {"answer_within_seconds": query.answer_within_seconds,
                 "target_service_level": query.target_service_level, "shrinkage": query.shrinkage,
                 "max_occupancy": query.max_occupancy}
     if query.calls is not None:
         if query.aht_seconds is None:
-            raise ValidationFailed("Give the average handle time with the calls.",
-                                   fields={"aht_seconds": "Required with calls."})
+            raise ValidationFailed(_("Give the average handle time with the calls."),
+                                   fields={"aht_seconds": _("Required with calls.")})
         if query.calls * query.aht_seconds / (query.interval_minutes * 60) >= MAX_TRAFFIC:
-            raise ValidationFailed("That is more traffic than the planner handles.",
-                                   fields={"calls": f"At most {MAX_TRAFFIC} Erlangs (calls × AHT / interval)."})
+            raise ValidationFailed(_("That is more traffic than the planner handles."),
+                                   fields={"calls": _("At most %(n)d Erlangs (calls × AHT / interval).", n=MAX_TRAFFIC)})
         return {"plan": plan(calls=query.calls, interval_minutes=query.interval_minutes,
                              aht_seconds=query.aht_seconds, **settings).as_dict()}
     if query.date is None:
-        raise ValidationFailed("Give calls for one interval, or a date to forecast.",
-                               fields={"calls": "Give calls (with aht_seconds), or a date."})
+        raise ValidationFailed(_("Give calls for one interval, or a date to forecast."),
+                               fields={"calls": _("Give calls (with aht_seconds), or a date.")})
     scope = access.report_criteria_scope(user, team_id=query.team_id)
     intervals = forecast(day=query.date, weeks=query.weeks, zone=user.timezone or "UTC", team_id=scope["team_id"],
                          aht_seconds=query.aht_seconds, **settings)

@@ -127,7 +127,7 @@ def answer_survey(survey: Survey, *, score: int, comment: str = "", now: datetim
     if survey.answered_at is not None:
         return survey
     if not 1 <= score <= 5:
-        raise ValidationFailed("A score from 1 to 5.", fields={"score": "1 to 5."})
+        raise ValidationFailed(_("A score from 1 to 5."), fields={"score": _("1 to 5.")})
     survey.score, survey.comment, survey.answered_at = score, comment.strip()[:2000], now or utcnow()
     db.session.flush()
     return survey

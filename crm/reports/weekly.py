@@ -84,6 +84,7 @@ def queue_weekly_report(manager: User, week: Period, now: datetime) -> OutboundE
     base_url = current_app.config["PUBLIC_URL"].rstrip("/")
     activity_spec = [row for row in layout.ACTIVITY if row[0] in KPIS]
     inbound_spec = [row for row in layout.INBOUND if row[0] in INBOUND_KPIS]
+    funnel_url = f"{base_url}/reports/funnel"
     with force_locale(known_locale(manager.locale)):
         sections = [
             {"title": _("Funnel: leads created last week"),
@@ -98,7 +99,7 @@ def queue_weekly_report(manager: User, week: Period, now: datetime) -> OutboundE
                           first=week.first_day.isoformat(), last=week.last_day.isoformat()),
             "before": _("the week before:"),
             "sections": sections,
-            "footer": _("All figures and their definitions: %(url)s", url=f"{base_url}/reports/funnel"),
+            "footer": _("All figures and their definitions: %(url)s", url=funnel_url),
         }
         subject = _("Your team's week: %(created)d new leads, %(won)d won", created=funnel["current"]["created"],
                     won=funnel["current"]["won"])

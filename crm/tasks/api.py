@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import selectinload
 
@@ -85,7 +86,7 @@ class TaskQuery(BaseModel):
 
 def _aware(value: datetime | None, field: str) -> datetime | None:
     if value is not None and value.tzinfo is None:
-        raise ValidationFailed("Times need a zone, e.g. 2026-11-23T10:00:00Z.", fields={field: "Add a time zone."})
+        raise ValidationFailed(_("Times need a zone, e.g. 2026-11-23T10:00:00Z."), fields={field: _("Add a time zone.")})
     return value
 
 
@@ -138,6 +139,6 @@ def patch_task(task_id: int, body: TaskPatch):
         service.reschedule_task(task, actor=user, due_at=_aware(body.due_at, "due_at"))
     if "status" in given:
         if body.status is None:
-            raise ValidationFailed("A task is completed with status 'done'.", fields={"status": "Only 'done'."})
+            raise ValidationFailed(_("A task is completed with status 'done'."), fields={"status": _("Only 'done'.")})
         service.complete_task(task, actor=user)
     return task_out(task)

@@ -20,6 +20,7 @@ from crm.contacts.models import Contact
 from crm.db import utcnow
 from crm.errors import Conflict, NotFound, ValidationFailed
 from crm.extensions import db
+from crm.labels import label
 from crm.leads.models import Lead
 from crm.tasks.models import Task, TaskKind, TaskStatus
 
@@ -102,7 +103,7 @@ def create_task(actor: User, *, title: str, due_at: datetime | None, lead_id: in
 
 def _open(task: Task) -> None:
     if task.status != TaskStatus.OPEN:
-        raise Conflict(_("This task is already %(status)s.", status=task.status.value),
+        raise Conflict(_("This task is already %(status)s.", status=label(task.status)),
                        fields={"status": _("Only open tasks change.")})
 
 

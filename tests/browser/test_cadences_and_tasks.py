@@ -56,8 +56,8 @@ def test_admin_edits_the_default_cadence(live_server, page):
     expect(page.get_by_role("alert")).to_contain_text("Cadence Three calls, then an email saved.")
     page.get_by_role("link", name="Cadences").first.click()
     card = page.locator('[data-cadence="Three calls, then an email"]')
-    expect(card).to_contain_text("day 3, 17:30–20:30, call")
-    expect(card).to_contain_text("day 7, 10:00–12:00, email · follow_up")
+    expect(card).to_contain_text("day 3, 17:30–20:30, Call")
+    expect(card).to_contain_text("day 7, 10:00–12:00, Email · follow_up")
 
 
 def test_rep_creates_and_completes_a_task(live_server, page):

@@ -151,6 +151,23 @@ def test_reps_see_the_step_on_the_lead_page_and_in_the_list(client, db_session):
     assert "Cadence ended: connected" in client.get(f"/leads/{lead.id}").get_data(as_text=True)
 
 
+@pytest.mark.parametrize(("locale", "step", "ended"), [
+    ("pt", "Passo 2 de 4 da cadência: Chamada", "Cadência terminada: atendida"),
+    ("ro", "Pasul 2 din 4 al cadenței: Apel", "Cadență oprită: conectat"),
+    ("ru", "Шаг 2 из 4 цепочки касаний: Звонок", "Цепочка касаний остановлена: дозвонились"),
+])
+def test_the_step_badge_reads_channel_and_end_reason_in_the_readers_language(client, db_session, locale, step, ended):
+    default_cadence_in_place()
+    rep = f.user(locale=locale)
+    lead = new_lead(datetime(2026, 3, 28, 10, 30, tzinfo=UTC), "Europe/Lisbon", owner=rep)
+    call(lead, datetime(2026, 3, 28, 10, 31, tzinfo=UTC))
+    sign_in(client, rep)
+    with time_machine.travel(datetime(2026, 3, 28, 11, 0, tzinfo=UTC), tick=False):
+        assert step in client.get(f"/leads/{lead.id}").get_data(as_text=True)
+    call(lead, datetime(2026, 3, 29, 13, 5, tzinfo=UTC), "connected")
+    assert ended in client.get(f"/leads/{lead.id}").get_data(as_text=True)
+
+
 def test_the_lead_list_reads_cadence_steps_in_a_fixed_number_of_queries(client, db_session, count_queries):
     default_cadence_in_place()
     rep = f.user()
