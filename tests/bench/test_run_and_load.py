@@ -92,7 +92,7 @@ def test_locust_csv_is_read_per_request_kind_with_failures(tmp_path):
 
 def test_load_test_against_gunicorn_answers_every_request(bench_url):
     if not (Path(sys.executable).parent / "locust").exists():
-        pytest.skip("locust is in the optional 'bench' extra: pip install -e '.[bench]'")
+        skip_or_fail("locust is not installed (it is in the dev extra: pip install -e '.[dev]')")
     result = load_test.load_test(bench_url, workers=1, users=3, reps=3, seconds=4, max_requests=2000)
     total = result["requests"]["all"]
     assert total["requests"] > 0 and total["failures"] == 0 and result["failures"] == []

@@ -39,6 +39,7 @@ def test_rep_presses_n_logs_no_answer_and_lands_on_the_next_lead(live_server, pa
     expect(rows.first).to_contain_text("New lead, not touched yet")
     expect(rows.first).to_contain_text("Alda's fibre")
 
+    page.wait_for_load_state()  # the shortcuts are bound by scripts at the end of <body>
     page.keyboard.press("n")
     expect(page).to_have_url(f"{live_server.url}/leads/{first_id}")
     expect(page.get_by_test_id("lease-status")).to_contain_text("You are working this lead")
@@ -69,6 +70,7 @@ def test_empty_queue_shows_a_friendly_page(live_server, page):
     sign_in(page, live_server, "ursa@touchline.example", "rep-password-12")
     page.goto(live_server.url + "/queue")
     expect(page.get_by_test_id("queue-empty")).to_contain_text("Nothing waiting for you")
+    page.wait_for_load_state()  # the shortcuts are bound by scripts at the end of <body>
     page.keyboard.press("n")
     expect(page.get_by_role("alert").first).to_contain_text("Nothing to do right now.")
 
@@ -92,6 +94,7 @@ def test_leaving_the_lead_page_lets_go_of_the_lease(live_server, page):
     lead_id = live_server.run(_one)
     sign_in(page, live_server, "vera@touchline.example", "rep-password-12")
     page.goto(live_server.url + "/queue")
+    page.wait_for_load_state()  # the shortcuts are bound by scripts at the end of <body>
     page.keyboard.press("n")
     expect(page.get_by_test_id("lease-status")).to_contain_text("You are working this lead")
     assert live_server.run(_holder, lead_id) is not None
@@ -116,6 +119,7 @@ def test_logging_without_next_lead_stays_on_the_page_without_a_reload(live_serve
     lead_id = live_server.run(_one)
     sign_in(page, live_server, "rhea@touchline.example", "rep-password-12")
     page.goto(live_server.url + "/queue")
+    page.wait_for_load_state()  # the shortcuts are bound by scripts at the end of <body>
     page.keyboard.press("n")
     expect(page).to_have_url(f"{live_server.url}/leads/{lead_id}")
     page.evaluate("window.__sameDocument = true")  # gone if the page reloads

@@ -47,6 +47,7 @@ def test_the_reps_day(live_server, page):
     sign_in(page, live_server, "dina@touchline.example", "rep-password-12")
     page.get_by_role("link", name="Queue").click()
     expect(page.get_by_test_id("queue").locator("tbody tr").first).to_contain_text("Irene's fibre")
+    page.wait_for_load_state()  # the shortcuts are bound by scripts at the end of <body>
     page.keyboard.press("n")
     expect(page).to_have_url(f"{live_server.url}/leads/{lead_id}")
     expect(page.get_by_test_id("cadence-step")).to_contain_text("Cadence step 1 of 4: Call")
