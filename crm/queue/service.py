@@ -400,7 +400,8 @@ def _claim_statement(has_team: bool):
                .values(claimed_by_id=rep.id, claim_expires_at=expires, updated_at=now,
                        owner_id=func.coalesce(leads.c.owner_id, rep.id),
                        team_id=func.coalesce(leads.c.team_id, rep.team_id) if has_team else leads.c.team_id)
-               .returning(*(picked.c[name] for name in _PICKED), leads.c.claim_expires_at).cte("claimed"))
+               .returning(*(picked.c[name] for name in _PICKED), *(c.label(f"lead__{c.name}") for c in leads.c))
+               .cte("claimed"))
     audit = insert(AuditEvent.__table__).from_select(
         ["actor_id", "action", "entity_type", "entity_id", "changes", "created_at"],
         select(rep.id, literal("lead.claimed_from_pool"), literal(Lead.__tablename__), claimed.c.lead_id,
@@ -440,8 +441,6 @@ class _Compiled:
 
 
 def _claim_next_in_one_statement(rep: User, now: datetime, skip: tuple[int, ...]) -> Claim | None:
-    from sqlalchemy.orm import joinedload
-
     statement = _claim_statement(rep.team_id is not None)
     params = _work_params(rep, now, CLAIM_FIRST, ())
     params.update(skip=list(skip), expires=now + lease_length())
@@ -458,11 +457,34 @@ def _claim_next_in_one_statement(rep: User, now: datetime, skip: tuple[int, ...]
             db.session.expire(held, ["claimed_by_id", "claim_expires_at", "updated_at"])
     if row.lead_id is None:
         return None
-    item = WorkItem(lead_id=row.lead_id, reason=RANKS[row.rank], since=row.sort_at, tasks=row.tasks or 0,
-                    channel=Channel(row.channel) if row.channel else None, step=row.step)
-    lead = db.session.scalars(select(Lead).where(Lead.id == row.lead_id).options(joinedload(Lead.contact))
-                              .execution_options(populate_existing=True)).one()
+    item = WorkItem(lead_id=row.lead_id, reason=RANKS[row.rank], since=row.sort_at and row.sort_at.astimezone(UTC),
+                    tasks=row.tasks or 0, channel=Channel(row.channel) if row.channel else None, step=row.step)
+    lead = _lead_from_row(row._mapping)
     return Claim(lead, item, lead.claim_expires_at, item.reason == Reason.POOL)
+
+
+@functools.lru_cache(maxsize=1)
+def _lead_columns(dialect) -> tuple:
+    return tuple((attr.key, f"lead__{attr.columns[0].name}", attr.columns[0].type.result_processor(dialect, None))
+                 for attr in Lead.__mapper__.column_attrs)
+
+
+def _lead_from_row(row) -> Lead:
+    """The claimed lead as the statement returned it, in the session as if loaded (no second query)."""
+    from sqlalchemy.orm import make_transient_to_detached
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    values = {key: process(row[name]) if process else row[name]
+              for key, name, process in _lead_columns(db.session.get_bind().dialect)}
+    lead = db.session.identity_map.get(db.session.identity_key(Lead, values["id"]))
+    if lead is not None:  # the session's copy takes the values the claim wrote
+        for key, value in values.items():
+            set_committed_value(lead, key, value)
+        return lead
+    lead = Lead(**values)
+    make_transient_to_detached(lead)
+    db.session.add(lead)
+    return lead
 
 
 def claim_lead(rep: User, lead: Lead, *, now: datetime | None = None) -> datetime:
