@@ -405,7 +405,7 @@ def _claim_statement(has_team: bool):
     audit = insert(AuditEvent.__table__).from_select(
         ["actor_id", "action", "entity_type", "entity_id", "changes", "created_at"],
         select(rep.id, literal("lead.claimed_from_pool"), literal(Lead.__tablename__), claimed.c.lead_id,
-               func.json_build_object("owner_id", rep.id), now)
+               func.json_build_object("owner_id", rep.id), bindparam("audited_at", type_=UTCDateTime()))
         .where(claimed.c.rank == 4)).cte("audited")
     gone = select(func.array_agg(released.c.id).label("released")).subquery("gone")
     return _Compiled(select(gone.c.released, *claimed.c).select_from(gone).outerjoin(claimed, true()).add_cte(audit))
@@ -420,7 +420,7 @@ class _Compiled:
 
         dialect = psycopg.dialect()
         named = {"rep_id", "team_id", "now", "expires", "exclude", "skip", "limit", "double_limit", "zones",
-                 "rested_before"}
+                 "rested_before", "audited_at"}
         # The fixed lists (IN of enum values) are written into the text; every named value stays a parameter.
         compiled = statement.params({name: None for name in named}).compile(
             dialect=dialect, compile_kwargs={"render_postcompile": True})
@@ -443,7 +443,7 @@ class _Compiled:
 def _claim_next_in_one_statement(rep: User, now: datetime, skip: tuple[int, ...]) -> Claim | None:
     statement = _claim_statement(rep.team_id is not None)
     params = _work_params(rep, now, CLAIM_FIRST, ())
-    params.update(skip=list(skip), expires=now + lease_length())
+    params.update(skip=list(skip), expires=now + lease_length(), audited_at=utcnow())  # audit rows: the clock
     if rep.team_id is None:
         params.pop("team_id")
     row = statement.execute(params).one()
