@@ -433,6 +433,8 @@ class _Compiled:
                 self.processors[name] = processor
 
     def execute(self, params: dict):
+        if db.session.autoflush:  # what session.execute would do first: pending changes reach the database
+            db.session.flush()
         values = {**self.constants, **params}
         for name, processor in self.processors.items():
             if name in values:
