@@ -139,7 +139,9 @@ class Lead(TimestampMixin, Base):
         Index("ix_leads_team_created_at", "team_id", "created_at", postgresql_include=REPORT_LEAD_COLUMNS),
         Index("ix_leads_campaign", "campaign_id"),
         Index("ix_leads_source", "source_id"),
-        Index("ix_leads_claim", "claimed_by_id", "claim_expires_at"),
+        # Only held leads (migration 0012): a lead let go writes no entry here.
+        Index("ix_leads_claim", "claimed_by_id", "claim_expires_at", postgresql_where=text("claimed_by_id IS NOT NULL"),
+              sqlite_where=text("claimed_by_id IS NOT NULL")),
         # The queue (crm/queue): a rep's untouched leads, their open leads by score, and speed-to-lead's wait list.
         Index("ix_leads_owner_untouched", "owner_id", "created_at",
               postgresql_where=text("first_touch_at IS NULL AND status = 'open'"),

@@ -144,9 +144,9 @@ def _not_held_by_others(user_id, now):
 
 def _branch(lead_id, rank: int, sort_num, sort_at, *, tasks=None, channel=None, step=None, owner=None):
     return [lead_id.label("lead_id"), (owner if owner is not None else cast(null(), Integer)).label("owner_id"),
-            literal(rank, Integer).label("rank"), type_coerce(sort_num, Integer).label("sort_num"),
+            literal_column(str(rank), Integer).label("rank"), type_coerce(sort_num, Integer).label("sort_num"),
             type_coerce(sort_at, UTCDateTime()).label("sort_at"),
-            (tasks if tasks is not None else literal(0, Integer)).label("tasks"),
+            (tasks if tasks is not None else literal_column("0", Integer)).label("tasks"),
             (channel if channel is not None else cast(null(), String)).label("channel"),
             (step if step is not None else cast(null(), Integer)).label("step")]
 
@@ -187,14 +187,14 @@ def _work_statement(has_team: bool, lateral: bool, ranks: tuple[int, ...] = (1, 
         also_due.lead_id == Task.lead_id, also_due.assignee_id == rep.id, also_due.status == TaskStatus.OPEN,
         also_due.due_at <= now).scalar_subquery()
     overdue = (
-        select(*_branch(Task.lead_id, 1, literal(0, Integer), Task.due_at, tasks=count_due, owner=Lead.owner_id))
+        select(*_branch(Task.lead_id, 1, literal_column("0", Integer), Task.due_at, tasks=count_due, owner=Lead.owner_id))
         .join(Lead, Lead.id == Task.lead_id)
         .where(Task.assignee_id == rep.id, Task.status == TaskStatus.OPEN, Task.due_at <= now,
                Lead.status == LeadStatus.OPEN, free)
         .order_by(Task.due_at, Task.lead_id).limit(double_limit)
     )
     new = (
-        select(*_branch(Lead.id, 2, literal(0, Integer), Lead.created_at))
+        select(*_branch(Lead.id, 2, literal_column("0", Integer), Lead.created_at))
         .where(mine, Lead.first_touch_at.is_(None)).order_by(Lead.created_at, Lead.id).limit(limit)
     )
     offered = or_(
@@ -216,10 +216,10 @@ def _work_statement(has_team: bool, lateral: bool, ranks: tuple[int, ...] = (1, 
                    CadenceEnrollment.next_step_at <= now, offered)
             .limit(1).lateral("step")
         )
-        steps = select(*_branch(Lead.id, 3, literal(0, Integer), step.c.next_step_at, channel=step.c.channel,
+        steps = select(*_branch(Lead.id, 3, literal_column("0", Integer), step.c.next_step_at, channel=step.c.channel,
                                 step=step.c.step_position)).join(step, true())
     else:
-        steps = select(*_branch(Lead.id, 3, literal(0, Integer), CadenceEnrollment.next_step_at,
+        steps = select(*_branch(Lead.id, 3, literal_column("0", Integer), CadenceEnrollment.next_step_at,
                                 channel=CadenceStep.channel, step=CadenceEnrollment.step_position)) \
             .join(CadenceEnrollment, CadenceEnrollment.lead_id == Lead.id) \
             .join(CadenceStep, and_(CadenceStep.cadence_id == CadenceEnrollment.cadence_id,
@@ -229,7 +229,7 @@ def _work_statement(has_team: bool, lateral: bool, ranks: tuple[int, ...] = (1, 
     steps = steps.where(mine).order_by(literal_column("sort_at"), Lead.id).limit(limit)
     # The pool of the rep's team and the pool of no team, each read in its index's order (one OR
     # between them would make PostgreSQL fetch and sort the whole pool).
-    pools = [select(*_branch(Lead.id, 4, literal(0, Integer), Lead.created_at))
+    pools = [select(*_branch(Lead.id, 4, literal_column("0", Integer), Lead.created_at))
              .where(access.queue_pool(rep), team, free).order_by(Lead.created_at, Lead.id).limit(limit)
              for team in ([Lead.team_id == rep.team_id] if has_team else []) + [Lead.team_id.is_(None)]]
     waiting_step = exists().where(CadenceEnrollment.lead_id == Lead.id, CadenceEnrollment.state == EnrollmentState.ACTIVE,
@@ -327,6 +327,8 @@ def claim_next(rep: User, *, now: datetime | None = None, skip: tuple[int, ...] 
     now = now or utcnow()
     if not access.may_use_queue(rep):
         raise AccessDenied(str(_l("The queue is for inside-sales reps.")))
+    if is_postgresql(db.session):
+        return _claim_next_in_one_statement(rep, now, tuple(skip))
     left = tuple(_release_others(rep)) + tuple(skip)
     # Reasons in stages, each strictly before the next: a rep with a follow-up due never pays for
     # looking up cadence steps. At most three stages, each one statement (plus the claim).
@@ -356,6 +358,135 @@ def _claim_from(rep: User, now: datetime, left: tuple[int, ...], ranks: tuple[in
         if len(items) < size:
             return None
     return None
+
+
+# PostgreSQL: the release, every stage, the claim and the pool audit row in one statement, built once.
+# Each stage is a CTE that locks its first free, workable item (ORDER BY … LIMIT 1 FOR UPDATE SKIP
+# LOCKED); a later stage's CTE is read only when the earlier ones came back empty (a one-time filter:
+# PostgreSQL evaluates a CTE only as far as it is read), so the stages stay strictly in order and a rep
+# with a follow-up due never pays for cadence steps. The first run reads the top CLAIM_FIRST items of
+# each reason; only when none of those could be taken does a second run read up to MAX_LIMIT.
+CLAIM_FIRST = 16
+_PICKED = ("lead_id", "rank", "sort_at", "tasks", "channel", "step")
+
+
+@functools.lru_cache(maxsize=4)
+def _claim_statement(has_team: bool):
+    from sqlalchemy import insert
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    from crm.audit.models import AuditEvent
+    from crm.auth.models import Role
+
+    leads = Lead.__table__
+    rep = _Params(bindparam("rep_id", type_=Integer), bindparam("team_id", type_=Integer) if has_team else None)
+    rep.role, rep.active = Role.REP, True  # claim_next has checked may_use_queue
+    now, expires = bindparam("now", type_=UTCDateTime()), bindparam("expires", type_=UTCDateTime())
+    released = (update(leads).where(leads.c.claimed_by_id == rep.id)
+                .values(claimed_by_id=null(), claim_expires_at=null(), updated_at=now)
+                .returning(leads.c.id).cte("released"))
+    stages = []
+    for n, ranks in enumerate(CLAIM_STAGES):
+        work = _work_statement(has_team, True, ranks).subquery(f"work{n}")
+        stage = (select(*(work.c[name] for name in _PICKED)).join(Lead, Lead.id == work.c.lead_id)
+                 .where(Lead.id.not_in(select(released.c.id)),
+                        Lead.id != all_(bindparam("skip", type_=ARRAY(Integer))),
+                        _not_held_by_others(rep.id, now), access.lead_workability(rep))
+                 .order_by(work.c.rank, work.c.sort_num, work.c.sort_at, work.c.lead_id)
+                 .limit(1).with_for_update(skip_locked=True, of=Lead).cte(f"stage{n}"))
+        stages.append((stage, select(*stage.c).where(*(~exists(select(s.c.lead_id)) for s, _ in stages))))
+    picked = union_all(*(rows for _, rows in stages)).cte("picked")
+    claimed = (update(leads).where(leads.c.id == picked.c.lead_id, _not_held_by_others(rep.id, now))
+               .values(claimed_by_id=rep.id, claim_expires_at=expires, updated_at=now,
+                       owner_id=func.coalesce(leads.c.owner_id, rep.id),
+                       team_id=func.coalesce(leads.c.team_id, rep.team_id) if has_team else leads.c.team_id)
+               .returning(*(picked.c[name] for name in _PICKED), *(c.label(f"lead__{c.name}") for c in leads.c))
+               .cte("claimed"))
+    audit = insert(AuditEvent.__table__).from_select(
+        ["actor_id", "action", "entity_type", "entity_id", "changes", "created_at"],
+        select(rep.id, literal("lead.claimed_from_pool"), literal(Lead.__tablename__), claimed.c.lead_id,
+               func.json_build_object("owner_id", rep.id), bindparam("audited_at", type_=UTCDateTime()))
+        .where(claimed.c.rank == 4)).cte("audited")
+    gone = select(func.array_agg(released.c.id).label("released")).subquery("gone")
+    return _Compiled(select(gone.c.released, *claimed.c).select_from(gone).outerjoin(claimed, true()).add_cte(audit))
+
+
+class _Compiled:
+    """A statement compiled once for PostgreSQL and run as its SQL text: a claim pays neither for
+    SQLAlchemy's cache key of a large statement nor for ORM result loading."""
+
+    def __init__(self, statement):
+        from sqlalchemy.dialects.postgresql import psycopg
+
+        dialect = psycopg.dialect()
+        named = {"rep_id", "team_id", "now", "expires", "exclude", "skip", "limit", "double_limit", "zones",
+                 "rested_before", "audited_at"}
+        # The fixed lists (IN of enum values) are written into the text; every named value stays a parameter.
+        compiled = statement.params({name: None for name in named}).compile(
+            dialect=dialect, compile_kwargs={"render_postcompile": True})
+        self.sql = compiled.string
+        self.constants = {k: v for k, v in compiled.construct_expanded_state().parameters.items() if k not in named}
+        self.processors = {}
+        for bind, name in compiled.bind_names.items():
+            processor = bind.type.bind_processor(dialect)
+            if processor is not None:
+                self.processors[name] = processor
+
+    def execute(self, params: dict):
+        if db.session.autoflush:  # what session.execute would do first: pending changes reach the database
+            db.session.flush()
+        values = {**self.constants, **params}
+        for name, processor in self.processors.items():
+            if name in values:
+                values[name] = processor(values[name])
+        return db.session.connection().exec_driver_sql(self.sql, values)
+
+
+def _claim_next_in_one_statement(rep: User, now: datetime, skip: tuple[int, ...]) -> Claim | None:
+    statement = _claim_statement(rep.team_id is not None)
+    params = _work_params(rep, now, CLAIM_FIRST, ())
+    params.update(skip=list(skip), expires=now + lease_length(), audited_at=utcnow())  # audit rows: the clock
+    if rep.team_id is None:
+        params.pop("team_id")
+    row = statement.execute(params).one()
+    released = row.released or []
+    if row.lead_id is None:
+        params.update(limit=MAX_LIMIT, double_limit=2 * MAX_LIMIT, skip=list(skip) + released)
+        row = statement.execute(params).one()
+    for lead_id in released:  # the session's copies of the leads let go
+        held = db.session.identity_map.get(db.session.identity_key(Lead, lead_id))
+        if held is not None:
+            db.session.expire(held, ["claimed_by_id", "claim_expires_at", "updated_at"])
+    if row.lead_id is None:
+        return None
+    item = WorkItem(lead_id=row.lead_id, reason=RANKS[row.rank], since=row.sort_at and row.sort_at.astimezone(UTC),
+                    tasks=row.tasks or 0, channel=Channel(row.channel) if row.channel else None, step=row.step)
+    lead = _lead_from_row(row._mapping)
+    return Claim(lead, item, lead.claim_expires_at, item.reason == Reason.POOL)
+
+
+@functools.lru_cache(maxsize=1)
+def _lead_columns(dialect) -> tuple:
+    return tuple((attr.key, f"lead__{attr.columns[0].name}", attr.columns[0].type.result_processor(dialect, None))
+                 for attr in Lead.__mapper__.column_attrs)
+
+
+def _lead_from_row(row) -> Lead:
+    """The claimed lead as the statement returned it, in the session as if loaded (no second query)."""
+    from sqlalchemy.orm import make_transient_to_detached
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    values = {key: process(row[name]) if process else row[name]
+              for key, name, process in _lead_columns(db.session.get_bind().dialect)}
+    lead = db.session.identity_map.get(db.session.identity_key(Lead, values["id"]))
+    if lead is not None:  # the session's copy takes the values the claim wrote
+        for key, value in values.items():
+            set_committed_value(lead, key, value)
+        return lead
+    lead = Lead(**values)
+    make_transient_to_detached(lead)
+    db.session.add(lead)
+    return lead
 
 
 def claim_lead(rep: User, lead: Lead, *, now: datetime | None = None) -> datetime:

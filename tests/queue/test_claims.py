@@ -151,3 +151,36 @@ def test_claim_lead_refuses_while_someone_else_holds_it(rep, other_rep):
         claim_lead(rep, lead, now=T0)
     assert claim_lead(rep, lead, now=T0 + timedelta(minutes=4))
     assert lead.claimed_by_id == rep.id
+
+
+def test_next_lead_lets_go_claims_and_audits_in_one_statement_on_postgresql(rep, team, count_queries):
+    """On PostgreSQL the release, the staged picks, the claim and the audit row are one round trip;
+    SQLite runs them as separate statements inside its write lock."""
+    from crm.db import is_postgresql
+    from crm.extensions import db
+
+    held = make_lead(rep, touched=False, created=T0 - timedelta(hours=2))
+    pool = make_lead(None, team, touched=False, created=T0 - timedelta(days=1))
+    assert claim_next(rep, now=T0).lead.id == held.id
+    with count_queries() as counter:
+        claim = claim_next(rep, now=T0 + timedelta(minutes=1))
+    assert claim.lead is pool and claim.item.reason == Reason.POOL and claim.from_pool
+    assert held.claimed_by_id is None and pool.claimed_by_id == rep.id and pool.owner_id == rep.id
+    assert counter.count == 1 if is_postgresql(db.session) else counter.count > 1
+    db.session.expire_all()  # what the database holds, not the session's copies
+    assert (pool.owner_id, pool.team_id, pool.claimed_by_id) == (rep.id, team.id, rep.id)
+    assert pool.claim_expires_at == T0 + timedelta(minutes=16) and held.claimed_by_id is None
+
+
+def test_the_pool_audit_row_names_the_rep_and_the_new_owner(rep, team):
+    pool = make_lead(None, team, touched=False)
+    claim_next(rep, now=T0)
+    event = f_audit(pool.id)
+    assert (event.action, event.actor_id, event.changes) == ("lead.claimed_from_pool", rep.id, {"owner_id": rep.id})
+    assert event.created_at is not None
+
+
+def test_a_claimed_own_lead_writes_no_pool_audit_row(rep):
+    mine = make_lead(rep, touched=False)
+    assert claim_next(rep, now=T0).lead.id == mine.id
+    assert f_audit(mine.id) is None or f_audit(mine.id).action != "lead.claimed_from_pool"
