@@ -38,6 +38,9 @@ def test_rep_presses_n_logs_no_answer_and_lands_on_the_next_lead(live_server, pa
     expect(rows).to_have_count(2)
     expect(rows.first).to_contain_text("New lead, not touched yet")
     expect(rows.first).to_contain_text("Alda's fibre")
+    badge = rows.first.locator(".badge").first
+    colours = badge.evaluate("b => [getComputedStyle(b).color, getComputedStyle(b).backgroundColor]")
+    assert colours[1] not in ("rgba(0, 0, 0, 0)", "transparent") and colours[0] != colours[1], colours  # readable
 
     page.wait_for_load_state()  # the shortcuts are bound by scripts at the end of <body>
     page.keyboard.press("n")
