@@ -186,7 +186,7 @@ def reassign_choices(user) -> list[User]:
 def contact_time(now, zone: str) -> str:
     """The contact's local clock (HH:MM) and whether it is calling hours there."""
     local = now.astimezone(zone_of(zone)).strftime("%H:%M")
-    return local if service.in_calling_hours(zone, now) else f"{local} ({_('outside calling hours')})"
+    return local if service.in_calling_hours(zone, now) else _("%(time)s (outside calling hours)", time=local)
 
 
 bp.add_app_template_global(reassign_choices, "reassign_choices")

@@ -99,3 +99,19 @@ def test_template_is_current_with_the_code(tmp_path, template):
     new, gone = sorted(fresh - committed, key=str), sorted(committed - fresh, key=str)
     assert not new, f"strings not extracted yet (run `make translations`): {new[:5]}"
     assert not gone, f"strings no longer in the code (run `make translations`): {gone[:5]}"
+
+
+def test_no_translated_text_hides_inside_an_f_string():
+    """pybabel cannot see a _() call inside an f-string (one string token on Python 3.11): it would stay English."""
+    import io
+    import re
+    import tokenize
+    from pathlib import Path
+
+    call = re.compile(r"\{[^}]*\b(_|_l|gettext|lazy_gettext)\(")
+    hidden = []
+    for path in sorted((Path(__file__).resolve().parents[2] / "crm").rglob("*.py")):
+        for token in tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline):
+            if token.type == tokenize.STRING and token.string.lstrip("rbRB").lower().startswith("f") and call.search(token.string):
+                hidden.append(f"{path.name}:{token.start[0]}")
+    assert hidden == []
