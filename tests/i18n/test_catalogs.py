@@ -112,6 +112,7 @@ def test_no_translated_text_hides_inside_an_f_string():
     hidden = []
     for path in sorted((Path(__file__).resolve().parents[2] / "crm").rglob("*.py")):
         for token in tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline):
-            if token.type == tokenize.STRING and token.string.lstrip("rbRB").lower().startswith("f") and call.search(token.string):
+            is_f_string = token.type == tokenize.STRING and token.string.lstrip("rbRB").lower().startswith("f")
+            if is_f_string and call.search(token.string):
                 hidden.append(f"{path.name}:{token.start[0]}")
     assert hidden == []
