@@ -5,10 +5,10 @@ many seconds to import the app), so no figure comes from fewer workers than aske
 """
 
 import os
+from pathlib import Path
 
 
 def post_worker_init(worker):
     folder = os.environ.get("LOADTEST_READY_DIR")
     if folder:
-        with open(os.path.join(folder, f"worker-{worker.pid}"), "w"):
-            pass
+        Path(folder, f"worker-{worker.pid}").touch()  # an empty marker file: this worker is ready

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, get_type_hints
 
 from flask_babel import gettext as _
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from crm import access
 from crm.api import current_api_user, endpoint
 from crm.errors import AccessDenied, ValidationFailed
 from crm.reports import service
-from crm.reports.erlang import MAX_TRAFFIC, plan
+from crm.reports.erlang import MAX_TRAFFIC, StaffingPlan, plan
 from crm.reports.periods import Criteria, ReportQuery
 from crm.reports.staffing import forecast
 
@@ -64,17 +64,8 @@ class StaffingQuery(BaseModel):
     team_id: int | None = Field(None, ge=1, description="Forecast from this team's inbound calls")
 
 
-class PlanOut(BaseModel):
-    calls: float
-    interval_minutes: int
-    aht_seconds: float
-    traffic_erlangs: float
-    agents: int
-    positions: int
-    service_level: float | None
-    asa_seconds: float | None
-    occupancy: float | None
-    probability_of_waiting: float | None
+# The planner's answer has exactly the fields of erlang.StaffingPlan: the schema is derived from it.
+PlanOut = create_model("PlanOut", **{name: (hint, ...) for name, hint in get_type_hints(StaffingPlan).items()})
 
 
 class IntervalOut(PlanOut):

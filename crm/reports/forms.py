@@ -67,7 +67,7 @@ class TargetForm(FlaskForm):
 
 
 class DeleteForm(FlaskForm):
-    pass
+    """A target's delete button: no fields of its own, only the CSRF token every FlaskForm carries."""
 
 
 class SurveyForm(FlaskForm):
