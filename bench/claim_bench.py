@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import statistics
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -89,33 +91,44 @@ def claimant(url: str, rep_id: int, seconds: float, start, results, claim_only: 
     from crm import create_app
     from crm.auth.models import User
     from crm.extensions import db
-    from crm.queue.service import claim_next, log_outcome
+    from crm.queue.service import _claim_statement, claim_next, log_outcome
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False})
     claims, latencies = [], []
     with app.app_context():
         rep = db.session.get(User, rep_id)
+        backend = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
         db.session.commit()
+        _claim_statement(rep.team_id is not None)  # built once per process, as in a web worker: not measured
         start.wait()
+        cpu_before, backend_before = time.process_time(), process_cpu_seconds(backend)
         began = time.perf_counter()
         while time.perf_counter() - began < seconds:
             t = time.perf_counter()
             claim = claim_next(rep)
+            lead_id = claim.lead.id if claim is not None else None
             db.session.commit()
             latencies.append((time.perf_counter() - t) * 1000)
             if claim is None:
                 break
-            claims.append(claim.lead.id)
+            claims.append(lead_id)
             if claim_only:  # what logging does to the queue (touched, let go), in one statement
                 db.session.execute(sa.text("UPDATE leads SET first_touch_at = now(), last_touch_at = now(), "
                                            "claimed_by_id = NULL, claim_expires_at = NULL WHERE id = :id"),
-                                   {"id": claim.lead.id})
+                                   {"id": lead_id})
             else:
                 log_outcome(rep, claim.lead, outcome="no_answer", had_lease=True)
             db.session.commit()
         elapsed = time.perf_counter() - began
+        cpu = (time.process_time() - cpu_before, process_cpu_seconds(backend) - backend_before)
         db.session.remove()
-    results.put((rep_id, claims, latencies, elapsed))
+    results.put((rep_id, claims, latencies, elapsed, cpu))
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process on this machine (the claimant's PostgreSQL backend)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -149,15 +162,22 @@ def main() -> None:
     rows = [results.get(timeout=args.seconds + 300) for _ in procs]
     for p in procs:
         p.join()
-    claims = [lead for _, leads, _, _ in rows for lead in leads]
-    latencies = sorted(ms for _, _, lats, _ in rows for ms in lats)
-    wall = max(elapsed for *_, elapsed in rows)
+    claims = [lead for _, leads, _, _, _ in rows for lead in leads]
+    latencies = sorted(ms for _, _, lats, _, _ in rows for ms in lats)
+    wall = max(elapsed for _, _, _, elapsed, _ in rows)
+    claimant_cpu = sum(cpu[0] for *_, cpu in rows)
+    backend_cpu = sum(cpu[1] for *_, cpu in rows)
     duplicates = sum(n - 1 for n in Counter(claims).values() if n > 1)
     what = "claim + one UPDATE per lead" if args.claim_only else "claim + log per lead"
     print(f"claims: {len(claims)} in {wall:.1f} s = {len(claims) / wall:.0f} claims/s ({what})")
     print(f"claim latency: median {statistics.median(latencies):.1f} ms, "
           f"p95 {latencies[int(len(latencies) * .95) - 1]:.1f} ms")
     print(f"leads handed out twice: {duplicates}")
+    if claims:
+        per_claim = (claimant_cpu + backend_cpu) / len(claims)
+        print(f"CPU per claim cycle: claimants {claimant_cpu / len(claims) * 1000:.2f} ms + PostgreSQL "
+              f"{backend_cpu / len(claims) * 1000:.2f} ms → {os.cpu_count()} idle cores would sustain at most "
+              f"{os.cpu_count() / per_claim:.0f} claims/s; load average {os.getloadavg()[0]:.1f} at the end")
     with engine.connect() as conn:
         print("data: " + ", ".join(f"{t}={conn.scalar(sa.text(f'SELECT count(*) FROM {t}'))}"
                                    for t in ("leads", "touches", "cadence_enrollments")))

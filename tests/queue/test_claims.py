@@ -153,20 +153,33 @@ def test_claim_lead_refuses_while_someone_else_holds_it(rep, other_rep):
     assert lead.claimed_by_id == rep.id
 
 
-def test_next_lead_lets_go_claims_and_audits_in_one_statement_on_postgresql(rep, team, count_queries):
-    """On PostgreSQL the release, the staged picks, the claim and the audit row are one round trip;
-    SQLite runs them as separate statements inside its write lock."""
+def test_next_lead_lets_go_claims_and_audits_in_one_statement_on_postgresql(rep, team, count_queries, monkeypatch):
+    """On PostgreSQL the release, the staged picks, the claim and the audit row are one statement, sent
+    through psycopg's raw cursor between two settings (a generic plan for it alone); SQLite runs them as
+    separate statements inside its write lock."""
+    import psycopg
+
     from crm.db import is_postgresql
     from crm.extensions import db
 
+    sent = []
+    execute = psycopg.RawCursor.execute
+    monkeypatch.setattr(psycopg.RawCursor, "execute", lambda cursor, query, *a, **k: (
+        sent.append(query), execute(cursor, query, *a, **k))[1])
     held = make_lead(rep, touched=False, created=T0 - timedelta(hours=2))
     pool = make_lead(None, team, touched=False, created=T0 - timedelta(days=1))
     assert claim_next(rep, now=T0).lead.id == held.id
+    sent.clear()
     with count_queries() as counter:
         claim = claim_next(rep, now=T0 + timedelta(minutes=1))
     assert claim.lead is pool and claim.item.reason == Reason.POOL and claim.from_pool
     assert held.claimed_by_id is None and pool.claimed_by_id == rep.id and pool.owner_id == rep.id
-    assert counter.count == 1 if is_postgresql(db.session) else counter.count > 1
+    if is_postgresql(db.session):
+        assert counter.count == 0 and len(sent) == 3
+        assert sent[0] == "SET LOCAL plan_cache_mode = force_generic_plan" and sent[2].endswith("DEFAULT")
+        assert sent[1].startswith("WITH released AS") and "%(" not in sent[1] and "'open'" in sent[1]
+    else:
+        assert counter.count > 1 and not sent
     db.session.expire_all()  # what the database holds, not the session's copies
     assert (pool.owner_id, pool.team_id, pool.claimed_by_id) == (rep.id, team.id, rep.id)
     assert pool.claim_expires_at == T0 + timedelta(minutes=16) and held.claimed_by_id is None
