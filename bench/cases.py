@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from crm.auth.models import Role, User
 from crm.contacts.models import Contact
@@ -122,6 +122,14 @@ def search_name(ctx: Context):
     return lambda: get("/contacts", q=query, limit=20)
 
 
+def search_common_name(ctx: Context):
+    """The worst case: the most common first name and surname of all (thousands share it)."""
+    get = ctx.api_for(ctx.rep)
+    first, last = db.session.execute(text(
+        "SELECT first_name, last_name FROM contacts GROUP BY 1, 2 ORDER BY count(*) DESC LIMIT 1")).one()
+    return lambda: get("/contacts", q=f"{first} {last}", limit=20)
+
+
 def search_phone(ctx: Context):
     get = ctx.api_for(ctx.rep)
     contact = _sample_contact(ctx)
@@ -180,6 +188,7 @@ CASES: dict[str, Case] = {
     "lead_list": Case(lead_list, lead_list_sql),
     "lead_list_filtered": Case(lead_list_filtered),
     "search_name": Case(search_name),
+    "search_common_name": Case(search_common_name),
     "search_phone": Case(search_phone),
     "search_email_admin": Case(search_email_admin),
     "timeline": Case(timeline, timeline_sql),

@@ -27,10 +27,75 @@ NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 COUNTRIES = [("PT", "Europe/Lisbon", "pt", "+3519", 8), ("RO", "Europe/Bucharest", "ro", "+407", 8),
              ("RU", "Europe/Moscow", "ru", "+79", 9), ("JP", "Asia/Tokyo", "ja", "+8190", 8),
              ("GB", "Europe/London", "en", "+447", 9), ("BR", "America/Sao_Paulo", "pt", "+55119", 8)]
-FIRST = ["Ana", "João", "Maria", "Ion", "Elena", "Olga", "Ivan", "Yui", "Haruto", "Oliver", "Amelia", "Rui", "Inês",
-         "Mihai", "Sofia", "Алексей", "Наталья", "Gonçalo", "Ștefan", "Beatriz"]
-LAST = ["Silva", "Santos", "Popescu", "Ionescu", "Иванов", "Petrova", "Sato", "Tanaka", "Smith", "Jones", "Costa",
-        "Ferreira", "Dumitru", "Kuznetsov", "Suzuki", "Walker", "Oliveira", "Rusu", "Смирнова", "Evans"]
+# Names per country, most common first. A contact's first name and surname (two surnames for half of the
+# Portuguese and Brazilians) are drawn with weights falling with their rank, as real names are: a few
+# very common names (searching "Maria Silva" finds thousands), most shared by a handful of people.
+NAMES = {
+    "PT": (["Maria", "Ana", "João", "José", "António", "Francisco", "Manuel", "Beatriz", "Inês", "Rui", "Pedro",
+            "Gonçalo", "Mariana", "Carolina", "Tiago", "Joana", "Rita", "Miguel", "Catarina", "Luís", "Sofia",
+            "Diogo", "Marta", "Bruno", "Filipa", "Nuno", "Raquel", "Ricardo", "Leonor", "Vasco"],
+           ["Silva", "Santos", "Ferreira", "Pereira", "Oliveira", "Costa", "Rodrigues", "Martins", "Jesus", "Sousa",
+            "Fernandes", "Gonçalves", "Gomes", "Lopes", "Marques", "Alves", "Almeida", "Ribeiro", "Pinto", "Carvalho",
+            "Teixeira", "Moreira", "Correia", "Mendes", "Nunes", "Soares", "Vieira", "Monteiro", "Cardoso", "Rocha",
+            "Neves", "Coelho", "Cruz", "Cunha", "Pires", "Ramos", "Reis", "Simões", "Antunes", "Matos", "Fonseca",
+            "Machado", "Araújo", "Barbosa", "Tavares", "Lourenço", "Castro", "Figueiredo", "Azevedo", "Freitas"]),
+    "BR": (["Maria", "José", "Ana", "João", "Antônio", "Francisco", "Carlos", "Paulo", "Pedro", "Lucas", "Luiz",
+            "Marcos", "Luís", "Gabriel", "Rafael", "Francisca", "Daniel", "Marcelo", "Bruno", "Eduardo", "Juliana",
+            "Adriana", "Márcia", "Fernanda", "Patrícia", "Aline", "Sandra", "Camila", "Amanda", "Bruna"],
+           ["Silva", "Santos", "Oliveira", "Souza", "Rodrigues", "Ferreira", "Alves", "Pereira", "Lima", "Gomes",
+            "Ribeiro", "Carvalho", "Almeida", "Lopes", "Soares", "Fernandes", "Vieira", "Barbosa", "Rocha", "Dias",
+            "Nascimento", "Andrade", "Moreira", "Nunes", "Marques", "Machado", "Mendes", "Freitas", "Cardoso",
+            "Ramos", "Gonçalves", "Santana", "Teixeira", "Araújo", "Conceição", "Castro", "Pinto", "Cavalcanti"]),
+    "RO": (["Maria", "Ion", "Elena", "Andrei", "Ioana", "Alexandru", "Mihai", "Ana", "Gheorghe", "Cristina",
+            "Vasile", "Constantin", "Ștefan", "Adrian", "Andreea", "Florin", "Gabriela", "Daniel", "Mihaela",
+            "Nicolae", "Alina", "Marius", "Bogdan", "Simona", "Răzvan", "Oana", "Ionuț", "Diana", "Cătălin", "Irina"],
+           ["Popa", "Popescu", "Pop", "Radu", "Dumitru", "Stan", "Stoica", "Gheorghe", "Matei", "Ciobanu", "Ionescu",
+            "Rusu", "Mihai", "Constantin", "Munteanu", "Florea", "Moldovan", "Marin", "Dinu", "Lungu", "Șerban",
+            "Toma", "Tudor", "Barbu", "Nistor", "Neagu", "Răducanu", "Vasilescu", "Năstase", "Brăescu", "Pîrvu",
+            "Ene", "Cristea", "Dobre", "Preda", "Sima", "Manole", "Oprea", "Iordache", "Țurcanu"]),
+    "RU": (["Александр", "Сергей", "Елена", "Наталья", "Дмитрий", "Андрей", "Ольга", "Алексей", "Татьяна",
+            "Ирина", "Иван", "Мария", "Анна", "Михаил", "Светлана", "Владимир", "Юлия", "Николай", "Екатерина",
+            "Павел", "Артём", "Анастасия", "Максим", "Ксения", "Фёдор", "Дарья", "Роман", "Пётр", "Алёна", "Глеб"],
+           ["Иванов", "Смирнов", "Кузнецов", "Попов", "Васильев", "Петров", "Соколов", "Михайлов", "Новиков",
+            "Фёдоров", "Морозов", "Волков", "Алексеев", "Лебедев", "Семёнов", "Егоров", "Павлов", "Козлов",
+            "Степанов", "Николаев", "Орлов", "Андреев", "Макаров", "Никитин", "Захаров", "Зайцев", "Соловьёв",
+            "Борисов", "Яковлев", "Григорьев", "Романов", "Воробьёв", "Сергеев", "Ёлкин", "Фролов", "Александров"]),
+    "JP": (["Haruto", "Yui", "Sota", "Hina", "Yuto", "Aoi", "Riku", "Mei", "Hiroshi", "Yuki", "Takeshi", "Sakura",
+            "Kenji", "Akira", "Naoko", "Daiki", "Emi", "Kaito", "Rin", "Shota", "Ayaka", "Ren", "Misaki", "Kazuki",
+            "Nanami", "Takumi", "Haruka", "Ryo", "Miyu", "Kenta"],
+           ["Sato", "Suzuki", "Takahashi", "Tanaka", "Watanabe", "Ito", "Yamamoto", "Nakamura", "Kobayashi", "Kato",
+            "Yoshida", "Yamada", "Sasaki", "Yamaguchi", "Matsumoto", "Inoue", "Kimura", "Hayashi", "Shimizu",
+            "Yamazaki", "Mori", "Abe", "Ikeda", "Hashimoto", "Yamashita", "Ishikawa", "Nakajima", "Maeda", "Fujita",
+            "Ogawa", "Goto", "Okada", "Hasegawa", "Murakami", "Kondo", "Ishii"]),
+    "GB": (["Oliver", "Amelia", "George", "Olivia", "Harry", "Isla", "Jack", "Emily", "James", "Sophie", "William",
+            "Jessica", "Thomas", "Charlotte", "Charlie", "Grace", "Daniel", "Lily", "Joshua", "Ella", "Samuel",
+            "Chloe", "Joseph", "Megan", "Henry", "Lucy", "Alfie", "Hannah", "Oscar", "Freya"],
+           ["Smith", "Jones", "Williams", "Taylor", "Brown", "Davies", "Evans", "Wilson", "Thomas", "Johnson",
+            "Roberts", "Robinson", "Thompson", "Wright", "Walker", "White", "Edwards", "Hughes", "Green", "Hall",
+            "Lewis", "Harris", "Clarke", "Patel", "Jackson", "Wood", "Turner", "Martin", "Cooper", "Hill", "Ward",
+            "Morris", "Moore", "Clark", "Lee", "King", "Baker", "Harrison", "Morgan", "Allen"]),
+}
+TWO_SURNAMES = {"PT", "BR"}
+LAST = [last for _first, lasts in NAMES.values() for last in lasts]  # account names
+
+
+def _weights(n: int) -> list[float]:
+    return [1 / (rank + 3) for rank in range(n)]
+
+
+_NAME_WEIGHTS = {code: (_weights(len(first)), _weights(len(last))) for code, (first, last) in NAMES.items()}
+
+
+def person_name(rng, code: str) -> tuple[str, str]:
+    firsts, lasts = NAMES[code]
+    first_w, last_w = _NAME_WEIGHTS[code]
+    first = rng.choices(firsts, first_w)[0]
+    last = rng.choices(lasts, last_w)[0]
+    if code in TWO_SURNAMES and rng.random() < 0.5:
+        last = f"{rng.choices(lasts, last_w)[0]} {last}"
+    return first, last
+
+
 STAGES = ["discover", "nurture", "propose", "close"]
 CALL_OUTCOMES = ["connected", "no_answer", "no_answer", "busy", "voicemail", "connected", "wrong_number"]
 CHANNELS = ["call"] * 55 + ["email"] * 20 + ["chat"] * 9 + ["social"] * 6 + ["sms"] * 6 + ["meeting"] * 4
@@ -201,7 +266,7 @@ def generate(url: str, leads: int, touches_per_lead: int, seed: int, reps_n: int
 def _contacts(rng, n, accounts, teams_n):
     for i in range(1, n + 1):
         code, zone, locale, prefix, digits = COUNTRIES[i % len(COUNTRIES)]
-        first, last = rng.choice(FIRST), rng.choice(LAST)
+        first, last = person_name(rng, code)
         created = NOW - timedelta(seconds=rng.randint(0, 365 * 86400))
         phone = prefix + str(10 ** (digits - 1) + (i * 7919) % (9 * 10 ** (digits - 1)))
         yield (i, rng.randint(1, accounts) if rng.random() < 0.7 else None, first, last, f"c{i}@example.{code.lower()}",
