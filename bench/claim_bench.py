@@ -47,11 +47,14 @@ def add_cadences(engine) -> int:
                 "INSERT INTO cadence_steps (cadence_id, position, day_offset, window_start, window_end, channel, "
                 "only_if_unreached) VALUES (:c, :p, :o, :s, :e, :ch, :u)"),
                 {"c": cadence, "p": position, "o": offset, "s": start, "e": end, "ch": channel, "u": channel == "email"})
-        return conn.execute(sa.text(
+        added = conn.execute(sa.text(
             "INSERT INTO cadence_enrollments (lead_id, cadence_id, step_position, next_step_at, state, started_at, "
             "ended_reason, created_at, updated_at) "
             "SELECT id, :c, id % 4, now() - (id % 240) * interval '1 hour' + interval '120 hours', 'active', "
             "created_at, '', now(), now() FROM leads WHERE status = 'open' AND id % 7 = 0"), {"c": cadence}).rowcount
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("ANALYZE cadence_enrollments"))  # autovacuum may be busy for minutes after a bulk load
+    return added
 
 
 def make_pool(app, claimants: int, pool: int) -> list[int]:
