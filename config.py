@@ -42,7 +42,10 @@ def _secret_key_from_instance() -> str:
 class Config:
     ENV_NAME = "development"
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'touchline.db'}"
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # Pooled connections unused for this long are checked with a SELECT 1 before a request gets one
+    # (crm.db.ping_when_idle; -1: never). Cheaper than pinging on every checkout.
+    DATABASE_PING_AFTER_IDLE_SECONDS = _env_int("DATABASE_PING_AFTER_IDLE_SECONDS", 10)
     SECRET_KEY = os.environ.get("SECRET_KEY") or None
 
     SENDGRID_API_KEY = os.environ.get("SENDGRID_API_KEY") or None

@@ -39,6 +39,11 @@ def create_app(config: object | dict | None = None) -> Flask:
     from crm.i18n import select_locale, select_timezone
 
     db.init_app(app)
+    with app.app_context():
+        from crm.db import ping_when_idle
+
+        for engine in db.engines.values():
+            ping_when_idle(engine, app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)

@@ -1,0 +1,67 @@
+"""Pooled connections: a dead idle one is replaced before a request sees it; busy ones are not pinged."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from crm.extensions import db
+from tests.conftest import Database, make_app
+
+
+def _pid(connection) -> int:
+    return connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+
+
+def _kill(database, pid: int) -> None:
+    admin = sa.create_engine(database.url, poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def pg_database(tmp_path_factory):
+    """A PostgreSQL database of its own (terminating server connections is PostgreSQL's)."""
+    database = Database("postgresql", tmp_path_factory.mktemp("ping"))
+    yield database
+    database.drop()
+
+
+def test_a_dead_idle_connection_is_replaced_before_use(pg_database):
+    app = make_app(pg_database, DATABASE_PING_AFTER_IDLE_SECONDS=0, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1})
+    with app.app_context():
+        with db.engine.connect() as conn:
+            first = _pid(conn)
+        _kill(pg_database, first)  # the server restarted, or a firewall dropped the idle connection
+        with db.engine.connect() as conn:
+            assert _pid(conn) != first  # pinged, found dead, replaced: the caller never saw it
+        db.engine.dispose()
+
+
+def test_without_the_idle_check_the_dead_connection_reaches_the_caller(pg_database):
+    """What the check saves: the same as above with a threshold the connection did not reach."""
+    app = make_app(pg_database, DATABASE_PING_AFTER_IDLE_SECONDS=3600, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1})
+    with app.app_context():
+        with db.engine.connect() as conn:
+            first = _pid(conn)
+        _kill(pg_database, first)
+        with pytest.raises(sa.exc.OperationalError), db.engine.connect() as conn:
+            _pid(conn)
+        with db.engine.connect() as conn:  # SQLAlchemy replaced the pool after the disconnect
+            assert _pid(conn) != first
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize(("idle_seconds", "pings"), [(3600, 0), (0, 3), (-1, 0)])
+def test_only_connections_idle_past_the_threshold_are_pinged(database, monkeypatch, idle_seconds, pings):
+    app = make_app(database, DATABASE_PING_AFTER_IDLE_SECONDS=idle_seconds)
+    with app.app_context():
+        sent = []
+        ping = db.engine.dialect.do_ping
+        monkeypatch.setattr(db.engine.dialect, "do_ping", lambda dbapi_connection: sent.append(1) or ping(dbapi_connection))
+        for _ in range(4):  # the first checkout is a new connection: nothing to check
+            with db.engine.connect() as conn:
+                assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+        assert len(sent) == pings
+        db.engine.dispose()
