@@ -60,6 +60,7 @@ def add_cadences(engine) -> int:
 def make_pool(app, claimants: int, pool: int) -> list[int]:
     """A new team in pool mode, its reps, and ``pool`` unassigned leads; the reps' ids."""
     from crm.auth.models import Role, Team, User
+    from crm.contacts.folding import name_key
     from crm.contacts.models import Contact
     from crm.db import bulk_insert
     from crm.extensions import db
@@ -76,7 +77,8 @@ def make_pool(app, claimants: int, pool: int) -> list[int]:
         db.session.flush()
         now = datetime.now(UTC)
         contact_ids = bulk_insert(db.session, Contact.__table__, [
-            {"first_name": f"Pool{n}", "last_name": "Bench", "timezone": "Europe/Lisbon", "locale": "pt",
+            {"first_name": f"Pool{n}", "last_name": "Bench", "search_name": name_key(f"Pool{n}", "Bench"),
+             "timezone": "Europe/Lisbon", "locale": "pt",
              "do_not_call": False, "email_opt_out": False, "team_id": team.id, "phone": f"+351910{n:06d}",
              "created_at": now, "updated_at": now} for n in range(pool)])
         bulk_insert(db.session, Lead.__table__, [

@@ -20,6 +20,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from crm.contacts.folding import name_key
 from crm.schema import upgrade
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/touchline_bench"
@@ -211,7 +212,7 @@ def generate(url: str, leads: int, touches_per_lead: int, seed: int, reps_n: int
         with click.progressbar(length=leads, label="contacts") as bar:
             figures["contacts"] = loader.copy(
                 "contacts", ["id", "account_id", "first_name", "last_name", "email", "phone", "timezone", "locale",
-                             "country", "do_not_call", "email_opt_out", "team_id", "created_at", "updated_at"],
+                             "country", "do_not_call", "email_opt_out", "team_id", "created_at", "updated_at", "search_name"],
                 _contacts(rng, leads, accounts, teams_n), bar.update)
         lead_rows = _leads(rng, leads, teams_n, reps_by_team, campaigns)
         lead_state: list[tuple] = []
@@ -270,7 +271,8 @@ def _contacts(rng, n, accounts, teams_n):
         created = NOW - timedelta(seconds=rng.randint(0, 365 * 86400))
         phone = prefix + str(10 ** (digits - 1) + (i * 7919) % (9 * 10 ** (digits - 1)))
         yield (i, rng.randint(1, accounts) if rng.random() < 0.7 else None, first, last, f"c{i}@example.{code.lower()}",
-               phone, zone, locale, code, rng.random() < 0.03, rng.random() < 0.04, (i % teams_n) + 1, created, created)
+               phone, zone, locale, code, rng.random() < 0.03, rng.random() < 0.04, (i % teams_n) + 1, created, created,
+               name_key(first, last))
 
 
 def _leads(rng, n, teams_n, reps_by_team, campaigns):

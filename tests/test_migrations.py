@@ -58,5 +58,5 @@ def test_trigram_indexes_exist_on_postgresql(database):
         return
     with database.engine.connect() as connection:
         names = set(connection.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'trgm_%%'").scalars())
-    assert names == {"trgm_contacts_name", "trgm_contacts_email", "trgm_contacts_phone",
+    assert names == {"trgm_contacts_search_name", "trgm_contacts_email", "trgm_contacts_phone",
                      "trgm_accounts_name"}

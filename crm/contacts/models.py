@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, event, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from crm.contacts.folding import SEARCH_NAME_LENGTH, name_key
 from crm.db import Base, TimestampMixin
 
 
@@ -21,6 +22,12 @@ class Account(TimestampMixin, Base):
     contacts: Mapped[list[Contact]] = relationship(back_populates="account")
 
     __table_args__ = (Index("ix_accounts_lower_name", func.lower(name)),)
+
+
+def _search_name_default(context) -> str:
+    """A Core INSERT (executemany, the webhook and bench paths) folds the row's own names."""
+    row = context.get_current_parameters()
+    return name_key(row.get("first_name"), row.get("last_name"))
 
 
 class Contact(TimestampMixin, Base):
@@ -41,6 +48,10 @@ class Contact(TimestampMixin, Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), index=True)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     erased_at: Mapped[datetime | None]
+    # The name folded for search (crm.contacts.folding): every write keeps it in step with the
+    # names; COPY paths (imports, bench/generate.py) pass it themselves. Trigram-indexed on
+    # PostgreSQL (migration 0015).
+    search_name: Mapped[str] = mapped_column(String(SEARCH_NAME_LENGTH), default=_search_name_default)
 
     account: Mapped[Account | None] = relationship(back_populates="contacts")
     handles: Mapped[list[ContactHandle]] = relationship(back_populates="contact", cascade="all, delete-orphan")
@@ -57,6 +68,12 @@ class Contact(TimestampMixin, Base):
 
     def __repr__(self) -> str:
         return f"<Contact {self.id} {self.full_name}>"
+
+
+@event.listens_for(Contact, "before_insert")
+@event.listens_for(Contact, "before_update")
+def _fold_name(mapper, connection, contact: Contact) -> None:
+    contact.search_name = name_key(contact.first_name, contact.last_name)
 
 
 class ContactHandle(Base):

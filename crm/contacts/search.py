@@ -2,8 +2,10 @@
 
 `+351 912 345 678`, `912345678` and `00351912345678` find the same person: a query
 that parses as a phone number is matched on its E.164 form, and its digits also
-match the end of stored numbers. On PostgreSQL trigram indexes keep substring
-search fast at a million contacts; SQLite scans with LIKE.
+match the end of stored numbers. Names match without regard to case or accents, in
+any script ("joao" finds João, "stefan" Ștefan, "елкин" Ёлкин): the query is folded the
+way each contact's stored ``search_name`` is (crm.contacts.folding). On PostgreSQL
+trigram indexes keep substring search fast at a million contacts; SQLite scans with LIKE.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import phonenumbers
 from flask import current_app
 from sqlalchemy import ColumnElement, any_, false, func, or_, select, union
 
+from crm.contacts.folding import fold
 from crm.contacts.models import Account, Contact
 
 _DIGITS = re.compile(r"\D+")
@@ -56,10 +59,9 @@ def _matches(query: str):
             conditions.append(Contact.phone.like(f"%{suffix}"))
         return select(Contact.id).where(or_(*conditions))
     needle = f"%{_escape_like(query.lower())}%"
-    full_name = func.lower(Contact.first_name + " " + Contact.last_name)
     # Every word somewhere in the name, in any order ("silva ana" finds Ana Silva).
-    words = [w for w in query.lower().split(" ") if w]
-    by_name = [full_name.like(f"%{_escape_like(w)}%", escape="\\") for w in words]
+    words = fold(query).split(" ")
+    by_name = [Contact.search_name.like(f"%{_escape_like(w)}%", escape="\\") for w in words if w] or [false()]
     # One branch per indexed expression: an OR across them (or with a subquery) would
     # stop PostgreSQL from using the trigram indexes and scan every contact.
     return union(

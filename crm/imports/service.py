@@ -22,6 +22,7 @@ from sqlalchemy import func, insert, select
 from crm.audit.service import record
 from crm.auth.models import User
 from crm.cadences.service import enroll_many
+from crm.contacts.folding import name_key
 from crm.contacts.models import Account, Contact
 from crm.contacts.service import clean_contact_fields
 from crm.db import bulk_insert, exact_index_lookups, utcnow
@@ -383,7 +384,8 @@ def _write(to_create, *, actor, team_id, lookups) -> None:
     contact_ids: dict[int, int] = {}
     if new_people:
         _account_ids({row["account"] for _, row in new_people if row["account"]}, lookups)
-        payload = [{**row["person"], "account_id": lookups.accounts.get((row["account"] or "").strip()[:200].lower()),
+        payload = [{**row["person"], "search_name": name_key(row["person"]["first_name"], row["person"]["last_name"]),
+                    "account_id": lookups.accounts.get((row["account"] or "").strip()[:200].lower()),
                     "team_id": team_id,
                     "do_not_call": row["do_not_call"], "email_opt_out": row["email_opt_out"], "created_at": now,
                     "updated_at": now} for _, row in new_people]

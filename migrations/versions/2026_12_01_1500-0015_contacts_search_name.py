@@ -1,0 +1,71 @@
+"""Contacts' names folded for accent- and case-insensitive search
+
+contacts.search_name holds "first last" without case or accents (crm.contacts.folding:
+"João Brăescu" → "joao braescu", "Ёлкин" → "елкин"); search folds the query the same way.
+Neither database folds like that by itself, so the key is computed in Python: here for
+the existing rows, in batches of BATCH by id, and by the model on every write after.
+On PostgreSQL the name's trigram index moves from lower(first_name || ' ' || last_name)
+to the key (and it is built after the backfill, not updated row by row during it).
+
+Revision ID: 0015_contacts_search_name
+Revises: 0012_leads_claim_partial
+Create Date: 2026-12-01 15:00:00
+"""
+import sqlalchemy as sa
+from alembic import op
+
+from crm.contacts.folding import name_key
+
+revision = "0015_contacts_search_name"
+down_revision = "0012_leads_claim_partial"
+branch_labels = None
+depends_on = None
+
+BATCH = 20000
+OLD_INDEX = ("trgm_contacts_name",
+             "contacts USING gin (lower(first_name || ' ' || last_name) gin_trgm_ops)")
+NEW_INDEX = ("trgm_contacts_search_name", "contacts USING gin (search_name gin_trgm_ops)")
+
+
+def _backfill(bind) -> None:
+    postgresql = bind.dialect.name == "postgresql"
+    last_id = 0
+    while True:
+        rows = bind.execute(sa.text("SELECT id, first_name, last_name FROM contacts WHERE id > :last "
+                                    "ORDER BY id LIMIT :n"), {"last": last_id, "n": BATCH}).all()
+        if not rows:
+            return
+        keys = [(row.id, name_key(row.first_name, row.last_name)) for row in rows]
+        if postgresql:
+            bind.execute(sa.text(
+                "UPDATE contacts SET search_name = v.key FROM "
+                "(SELECT unnest(CAST(:ids AS bigint[])) AS id, unnest(CAST(:keys AS text[])) AS key) v "
+                "WHERE contacts.id = v.id"), {"ids": [k[0] for k in keys], "keys": [k[1] for k in keys]})
+        else:
+            bind.execute(sa.text("UPDATE contacts SET search_name = :key WHERE id = :id"),
+                         [{"id": i, "key": key} for i, key in keys])
+        last_id = rows[-1].id
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    postgresql = bind.dialect.name == "postgresql"
+    if postgresql:
+        op.execute(f"DROP INDEX IF EXISTS {OLD_INDEX[0]}")
+        op.add_column("contacts", sa.Column("search_name", sa.String(length=400), nullable=True))
+        _backfill(bind)
+        op.alter_column("contacts", "search_name", existing_type=sa.String(length=400), nullable=False)
+        op.execute(f"CREATE INDEX IF NOT EXISTS {NEW_INDEX[0]} ON {NEW_INDEX[1]}")
+        return
+    # SQLite cannot make a column NOT NULL after the fact without rebuilding the table (and
+    # a rebuild would lose the expression indexes it cannot reflect), but it can add one
+    # NOT NULL with a default; the backfill then replaces every default.
+    op.add_column("contacts", sa.Column("search_name", sa.String(length=400), nullable=False, server_default=""))
+    _backfill(bind)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP INDEX IF EXISTS {NEW_INDEX[0]}")
+        op.execute(f"CREATE INDEX IF NOT EXISTS {OLD_INDEX[0]} ON {OLD_INDEX[1]}")
+    op.drop_column("contacts", "search_name")  # SQLite drops a column in place since 3.35
