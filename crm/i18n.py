@@ -5,13 +5,15 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError, support
 from babel.numbers import NumberFormatError, parse_decimal
 from flask import current_app, has_request_context, request
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 from flask_login import current_user
 from wtforms import DecimalField
 
@@ -85,6 +87,25 @@ def known_locale(name: str | None) -> str:
         log.warning("unknown locale %r; using en", name)
         return "en"
     return regional(name or "en")
+
+
+@contextmanager
+def in_language(code: str | None) -> Iterator[str]:
+    """Render the texts made inside in the language ``code`` (a profile's or contact's locale), else the
+    app's default; yields the locale to format dates and numbers with (``"pt_PT"``).
+
+    Text written for someone other than whoever is signed in — a job's tasks and emails, a webhook's
+    task for a lead's owner, a hand-off sent back to the inside rep — is rendered in the reader's
+    language when it is written, here, and stored as they will read it.
+    """
+    locale = known_locale(code or current_app.config.get("BABEL_DEFAULT_LOCALE"))
+    with force_locale(locale):
+        yield locale
+
+
+def in_language_of(user) -> AbstractContextManager[str]:
+    """``in_language`` of ``user``'s profile (None, or a user without a locale: the app's default)."""
+    return in_language(getattr(user, "locale", None))
 
 
 MACHINE_DECIMAL = re.compile(r"^-?\d+(\.\d{2})?$")  # what we write into inputs ourselves: 1234.50

@@ -26,9 +26,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -44,7 +42,8 @@ from crm.email.outbox import EmailBlocked, is_suppressed, queue_email
 from crm.errors import NotFound, ValidationFailed
 from crm.extensions import db
 from crm.handoffs.models import Handoff, HandoffStatus
-from crm.i18n import known_locale, zone_of
+from crm.i18n import in_language_of, zone_of
+from crm.labels import label
 from crm.leads.models import Campaign, Lead, LeadStatus, Stage
 from crm.tasks.dedupe import add_once
 from crm.tasks.models import Task, TaskKind
@@ -295,7 +294,9 @@ def _finish(enrollment: CadenceEnrollment, lead: Lead, *, at: datetime) -> None:
         return
     enrollment.ended_reason = "finished_unreached"
     if lead.status == LeadStatus.OPEN and lead.stage == Stage.DISCOVER:
-        change_stage(lead, Stage.NURTURE, actor=None, note=str(_l("Cadence finished; never reached")),
+        with in_language_of(lead.owner):  # the note on the timeline is for the lead's owner
+            note = _("Cadence finished; never reached")
+        change_stage(lead, Stage.NURTURE, actor=None, note=note,
                      at=max(at, lead.stage_changed_at or at))
     db.session.flush()
 
@@ -344,9 +345,8 @@ def _do_step(enrollment: CadenceEnrollment, step: CadenceStep, lead: Lead) -> St
         return StepResult("skipped:reached")
     if step.channel == Channel.EMAIL:
         return _email_step(enrollment, step, lead, contact)
-    owner_locale = known_locale(lead.owner.locale if lead.owner else None)
-    with force_locale(owner_locale):
-        title = _("Cadence step %(n)d: %(channel)s %(name)s", n=step.position + 1, channel=step.channel.value,
+    with in_language_of(lead.owner):
+        title = _("Cadence step %(n)d: %(channel)s %(name)s", n=step.position + 1, channel=label(step.channel),
                   name=contact.full_name)
     created = add_once(Task(kind=TaskKind.FOLLOW_UP, title=title[:200], lead_id=lead.id, contact_id=contact.id,
                             assignee_id=lead.owner_id, due_at=enrollment.next_step_at or utcnow(), origin="cadence",

@@ -39,6 +39,7 @@ from crm.email.sanitise import html_to_text, sanitise_html
 from crm.email.service import find_by_token
 from crm.errors import ValidationFailed
 from crm.extensions import db
+from crm.i18n import in_language_of
 from crm.integrations.models import InboundEvent
 from crm.leads.models import Lead, LeadStatus
 from crm.leads.service import create_lead
@@ -288,7 +289,9 @@ def _follow_up_task(lead: Lead, contact: Contact, email: InboundEmail, event_id:
     if existing is not None:
         return existing
     who = contact.full_name or email.sender_email
-    title = (f"Reply from {who}: {email.subject}" if is_reply else f"New email from {who}: {email.subject}")[:200]
+    with in_language_of(lead.owner):  # the task is the owner's, whoever posted the webhook
+        title = (_("Reply from %(who)s: %(subject)s", who=who, subject=email.subject) if is_reply
+                 else _("New email from %(who)s: %(subject)s", who=who, subject=email.subject))[:200]
     task = Task(kind=TaskKind.EMAIL, title=title, lead_id=lead.id, contact_id=contact.id, assignee_id=lead.owner_id,
                 due_at=now, origin="inbound_reply" if is_reply else "inbound_email",
                 dedupe_key=key, notes=email.text[:2000])

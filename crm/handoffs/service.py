@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -34,7 +34,7 @@ from crm.errors import Conflict, StageError, ValidationFailed
 from crm.extensions import db
 from crm.handoffs.models import OPEN_HANDOFF_STATUSES, Handoff, HandoffStatus
 from crm.handoffs.working_hours import add_working_hours
-from crm.i18n import known_locale, zone_of
+from crm.i18n import in_language_of, zone_of
 from crm.labels import label
 from crm.leads.models import STAGE_ORDER, Lead, LeadStatus, Stage
 from crm.leads.service import change_stage
@@ -287,7 +287,7 @@ def refuse(handoff: Handoff, *, actor: User, reason: str, now: datetime | None =
     handoff.decided_at = now
     db.session.flush()
     record(actor, "handoff.refused", handoff, {"reason": text})
-    _review_task(handoff, actor, now, _("Hand-off refused by %(name)s: %(reason)s", name=actor.name, reason=text),
+    _review_task(handoff, actor, now, _l("Hand-off refused by %(name)s: %(reason)s", name=actor.name, reason=text),
                  "refused")
     return handoff
 
@@ -341,17 +341,21 @@ def send_back(handoff: Handoff, *, actor: User, reason: str, now: datetime | Non
     _walk_to(lead, Stage.NURTURE, actor, _("Hand-off sent back: %(reason)s", reason=text), now)
     db.session.flush()
     record(actor, "handoff.rejected", handoff, {"lead_id": lead.id, "reason": text})
-    _review_task(handoff, actor, now, _("Sent back by %(name)s: %(reason)s", name=actor.name, reason=text), "review")
+    _review_task(handoff, actor, now, _l("Sent back by %(name)s: %(reason)s", name=actor.name, reason=text), "review")
     return handoff
 
 
-def _review_task(handoff: Handoff, actor: User, now: datetime, title: str, key: str) -> None:
+def _review_task(handoff: Handoff, actor: User, now: datetime, title, key: str) -> None:
+    """A task for the inside rep, its ``title`` (a lazy text) in their language, not the decider's."""
     lead = handoff.lead
     team = team_of(lead, handoff.from_user)
     due = add_working_hours(now, REVIEW_TASK_WORKING_HOURS, team.timezone if team else "UTC")
+    assignee = handoff.from_user if handoff.from_user_id else lead.owner
+    with in_language_of(assignee):
+        title = str(title)
     add_once(Task(kind=TaskKind.HANDOFF_REVIEW, title=title[:200], notes=handoff.rejection_reason,
                   lead_id=lead.id, contact_id=lead.contact_id,
-                  assignee_id=handoff.from_user_id or lead.owner_id, created_by_id=actor.id, due_at=due,
+                  assignee_id=assignee.id if assignee else None, created_by_id=actor.id, due_at=due,
                   origin="handoff", dedupe_key=f"handoff:{handoff.id}:{key}"))
 
 
@@ -410,7 +414,7 @@ def notify_field_rep(handoff: Handoff) -> None:
         return
     base = current_app.config["PUBLIC_URL"].rstrip("/")
     url = f"{base}/handoffs/{handoff.id}"
-    with force_locale(known_locale(rep.locale)):
+    with in_language_of(rep):
         context = {
             "intro": _("%(name)s handed you %(lead)s (%(n)d of 4 criteria met).",
                        name=handoff.from_user.name if handoff.from_user else "?", lead=lead.title, n=handoff.criteria_met),
@@ -435,7 +439,7 @@ def notify_managers_overdue(handoff: Handoff, team: Team | None) -> int:
                                                      User.active.is_(True))).all()
     base = current_app.config["PUBLIC_URL"].rstrip("/")
     for manager in managers:
-        with force_locale(known_locale(manager.locale)):
+        with in_language_of(manager):
             context = {"intro": _("%(rep)s has not accepted or sent back %(lead)s within %(hours)d working hours.",
                                   rep=handoff.to_user.name if handoff.to_user else "?", lead=handoff.lead.title,
                                   hours=team.handoff_sla_hours),

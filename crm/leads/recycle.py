@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from babel.dates import format_date, format_time
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
@@ -25,6 +26,7 @@ from crm.auth.models import User
 from crm.db import skip_locked
 from crm.errors import ValidationFailed
 from crm.extensions import db
+from crm.i18n import in_language_of, zone_of
 from crm.leads.models import Lead, LeadStatus
 from crm.scheduler.settings import read_setting, write_setting
 from crm.tasks.dedupe import add_once
@@ -92,13 +94,19 @@ def recycle_untouched_leads(now: datetime) -> int:
 def recycle(lead: Lead, owner: User | None, *, now: datetime, days: int) -> bool:
     """Put one lead back in the pool; False if another run already did."""
     last_touch = lead.last_touch_at
+    # The note tells the owner who lost the lead why, in their language and time zone.
+    with in_language_of(owner) as locale:
+        title = _("Back in the team pool: no touch for %(days)d days", days=days)
+        if last_touch is None:
+            last = _("never")
+        else:
+            local = last_touch.astimezone(zone_of(owner.timezone if owner else None))
+            last = f"{format_date(local, 'medium', locale=locale)} {format_time(local, 'short', locale=locale)}"
+        notes = _("%(owner)s had this lead; last touch: %(last)s.", owner=owner.name if owner else "—", last=last)
     note = Task(
         kind=TaskKind.FOLLOW_UP, lead_id=lead.id, contact_id=lead.contact_id, assignee_id=None, due_at=now,
         status=TaskStatus.DONE, completed_at=now, origin="recycle", dedupe_key=recycle_key(lead),
-        title=_("Back in the team pool: no touch for %(days)d days", days=days)[:200],
-        notes=_("%(owner)s had this lead; last touch: %(last)s.", owner=owner.name if owner else "—",
-                last=last_touch.strftime("%Y-%m-%d %H:%M UTC") if last_touch else _("never")),
-    )
+        title=title[:200], notes=notes)
     if not add_once(note):
         return False
     if lead.team_id is None and owner is not None:

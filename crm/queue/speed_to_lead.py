@@ -13,7 +13,6 @@ import logging
 from datetime import UTC, datetime, time, timedelta
 
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -22,7 +21,7 @@ from crm import access
 from crm.auth.models import Role, Team, User
 from crm.email.outbox import EmailBlocked, queue_email
 from crm.extensions import db
-from crm.i18n import known_locale, zone_of
+from crm.i18n import in_language_of, zone_of
 from crm.leads.models import Lead, LeadStatus
 
 log = logging.getLogger(__name__)
@@ -109,7 +108,7 @@ def speed_to_lead_key(lead_id: int, manager_id: int) -> str:
 
 def _tell(manager: User, lead: Lead, limit: int) -> None:
     base_url = current_app.config["PUBLIC_URL"].rstrip("/")
-    with force_locale(known_locale(manager.locale)):
+    with in_language_of(manager):
         context = {
             "greeting": _("Hello %(name)s,", name=manager.name),
             "line": _("%(lead)s (%(contact)s) has waited more than %(minutes)d working minutes for a first touch.",

@@ -13,7 +13,6 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import selectinload
@@ -24,7 +23,7 @@ from crm.email.models import EmailTemplate, TemplateKind
 from crm.email.outbox import EmailBlocked, queue_email
 from crm.errors import ValidationFailed
 from crm.extensions import db
-from crm.i18n import known_locale
+from crm.i18n import in_language
 from crm.touches.models import Channel, Outcome, Survey, Touch
 
 log = logging.getLogger(__name__)
@@ -100,7 +99,7 @@ def _has_template() -> bool:
 
 def _wording(contact: Contact) -> tuple[str, str]:
     """The built-in survey email in the contact's language (an admin's csat_survey template wins)."""
-    with force_locale(known_locale(contact.locale)):
+    with in_language(contact.locale):  # the survey goes to the contact
         subject = _("How did we do?")
         body = "\n\n".join([
             _("Hello {{ contact.first_name }},"),

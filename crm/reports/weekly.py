@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, time, timedelta
 
+from babel.dates import format_date
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -20,7 +20,7 @@ from crm.auth.models import Role, User
 from crm.email.models import OutboundEmail
 from crm.email.outbox import EmailBlocked, queue_email
 from crm.extensions import db
-from crm.i18n import known_locale, zone_of
+from crm.i18n import in_language_of, zone_of
 from crm.reports import layout, service
 from crm.reports.periods import Criteria, Period
 
@@ -85,7 +85,7 @@ def queue_weekly_report(manager: User, week: Period, now: datetime) -> OutboundE
     activity_spec = [row for row in layout.ACTIVITY if row[0] in KPIS]
     inbound_spec = [row for row in layout.INBOUND if row[0] in INBOUND_KPIS]
     funnel_url = f"{base_url}/reports/funnel"
-    with force_locale(known_locale(manager.locale)):
+    with in_language_of(manager) as locale:
         sections = [
             {"title": _("Funnel: leads created last week"),
              "rows": _plain(layout.comparison_rows(funnel["current"], funnel["previous"], layout.FUNNEL[:12]))},
@@ -96,7 +96,8 @@ def queue_weekly_report(manager: User, week: Period, now: datetime) -> OutboundE
         ]
         context = {
             "greeting": _("Good morning, %(name)s. Your team's week %(first)s to %(last)s:", name=manager.name,
-                          first=week.first_day.isoformat(), last=week.last_day.isoformat()),
+                          first=format_date(week.first_day, "medium", locale=locale),
+                          last=format_date(week.last_day, "medium", locale=locale)),
             "before": _("the week before:"),
             "sections": sections,
             "footer": _("All figures and their definitions: %(url)s", url=funnel_url),

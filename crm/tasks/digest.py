@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from babel.dates import format_date, format_time
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -24,7 +23,7 @@ from crm.auth.models import User
 from crm.email.models import OutboundEmail
 from crm.email.outbox import EmailBlocked, queue_email
 from crm.extensions import db
-from crm.i18n import known_locale, zone_of
+from crm.i18n import in_language_of, zone_of
 from crm.tasks.models import Task, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -106,7 +105,6 @@ def queue_due_digests(now: datetime) -> int:
 
 
 def queue_digest(user: User, day: LocalDay, today: list[Task], overdue: list[Task]) -> OutboundEmail:
-    locale = known_locale(user.locale)
     zone = zone_of(user.timezone)
     base_url = current_app.config["PUBLIC_URL"].rstrip("/")
 
@@ -114,7 +112,7 @@ def queue_digest(user: User, day: LocalDay, today: list[Task], overdue: list[Tas
         link = f"{base_url}/leads/{task.lead_id}" if task.lead_id else ""
         return {"title": task.title, "when": when, "link": link}
 
-    with force_locale(locale):
+    with in_language_of(user) as locale:
         context = {
             "greeting": _("Good morning, %(name)s. Here is your day.", name=user.name),
             "today_heading": _("Due today (%(date)s)", date=format_date(day.date, "full", locale=locale)),

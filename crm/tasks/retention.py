@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from flask_babel import force_locale
+from babel.dates import format_date
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
@@ -20,7 +20,7 @@ from crm.auth.models import User
 from crm.contacts.models import Contact
 from crm.errors import ValidationFailed
 from crm.extensions import db
-from crm.i18n import known_locale, zone_of
+from crm.i18n import in_language, zone_of
 from crm.leads.models import Lead, LeadStatus
 from crm.scheduler.settings import read_setting, write_setting
 from crm.tasks.dedupe import add_once, existing_keys
@@ -149,10 +149,11 @@ def schedule_retention_callbacks(now: datetime) -> int:
 
 def _callback_task(row, n: int, schedule: RetentionSchedule, key: str) -> Task:
     name = f"{row.first_name} {row.last_name}".strip()
-    with force_locale(known_locale(row.locale)):
+    with in_language(row.locale) as locale:  # the owner's profile language
         title = _("Retention call %(n)d: %(name)s", n=n + 1, name=name)
         notes = _("Won on %(date)s; this call is %(days)d days later. Ask how it is going and log the call on "
-                  "the lead.", date=row.closed_at.date().isoformat(), days=schedule.day_of(n))
+                  "the lead.", date=format_date(row.closed_at.date(), "medium", locale=locale),
+                  days=schedule.day_of(n))
     return Task(kind=TaskKind.RETENTION_CALLBACK, title=title[:200], notes=notes, lead_id=row.id,
                 contact_id=row.contact_id, assignee_id=row.owner_id, due_at=callback_due_at(
                     row.closed_at, n, schedule, row.timezone), status=TaskStatus.OPEN, origin="retention",

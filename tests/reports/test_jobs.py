@@ -57,7 +57,7 @@ def test_weekly_report_goes_at_seven_on_monday_in_each_managers_zone(managers):
 def test_weekly_report_covers_last_week_and_names_the_figures(managers):
     weekly_reports.run(utc(2026, 6, 8, 6, 0))
     message = db.session.scalar(select(OutboundEmail).where(OutboundEmail.to_email == managers["lisbon"].email))
-    assert "2026-06-01 to 2026-06-07" in message.body_text
+    assert "Jun 1, 2026 to Jun 7, 2026" in message.body_text
     assert "Leads created: 1 (the week before: 0)" in message.body_text
     assert "Connect rate: —" in message.body_text
     assert message.subject == "Your team's week: 1 new leads, 0 won"

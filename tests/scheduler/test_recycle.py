@@ -75,7 +75,7 @@ def test_a_touch_restarts_the_clock(db_session):
         db_session.flush()
     assert run_at(T0 + timedelta(days=31)) == 0
     assert run_at(T0 + timedelta(days=50, seconds=1)) == 1
-    assert "2026-03-21 10:00 UTC" in notes(db_session, lead)[0].notes
+    assert "Mar 21, 2026 10:00\u202fAM" in notes(db_session, lead)[0].notes  # the owner's language and zone
 
 
 def test_a_lead_moved_or_claimed_recently_is_being_worked(db_session):
