@@ -18,6 +18,7 @@ from crm.db import is_postgresql, utcnow
 from crm.extensions import db
 from crm.handoffs.models import Handoff, HandoffStatus
 from crm.leads.models import Campaign, Lead, LeadStatus, LostReason, Source, Stage, StageChange
+from crm.reports import rollups
 from crm.reports.periods import Criteria, Period
 from crm.reports.sql import for_reports, in_period, quantiles, seconds_between
 from crm.tasks.models import Task, TaskStatus
@@ -127,8 +128,53 @@ def _person_filter(user_column, criteria: Criteria) -> list:
 
 # ---------------------------------------------------------------- funnel
 
-def funnel_statements(criteria: Criteria) -> dict:
-    """The funnel's SQL: counts, lost reasons and time in stage, for both periods."""
+def funnel_statements(criteria: Criteria, *, from_history: bool = False) -> dict:
+    """The funnel's SQL: counts, lost reasons and time in stage, for both periods.
+
+    From the facts the stage-change triggers keep (each lead's furthest stage; each stay's end and
+    cohort, migration 0013), or with ``from_history`` from the stage changes themselves (the
+    definition those facts must agree with; the tests compare the two)."""
+    if from_history:
+        return _funnel_from_history(criteria)
+    cohort = lead_conditions(criteria)
+    cur = _cur(Lead.created_at, criteria).label("cur")
+    won = Lead.status == LeadStatus.WON
+    reached = {n: or_(Lead.furthest_stage.in_([s for s, r in STAGE_RANK.items() if r >= n]), won) for n in (1, 2, 3)}
+    counts = select(
+        cur, func.count().label("created"),
+        _sum_if(reached[1]).label("reached_nurture"), _sum_if(reached[2]).label("reached_propose"),
+        _sum_if(reached[3]).label("reached_close"),
+        _sum_if(won).label("won"), _sum_if(Lead.status == LeadStatus.LOST).label("lost"),
+        _sum_if(won, Lead.value).label("won_value"),
+    ).where(*cohort).group_by(cur)
+    stays = _stays_from_facts(criteria)
+    stage_days = quantiles(stays, stays.c.key, stays.c.days, postgresql=is_postgresql(db.session))
+    return {"counts": counts, "reasons": _lost_reasons(criteria), "stage_days": stage_days}
+
+
+def _stays_from_facts(criteria: Criteria):
+    """The ended stays of the cohort's leads, read from the stage changes that opened them."""
+    rank = case(*[(StageChange.to_stage == stage, r) for stage, r in STAGE_RANK.items()], else_=0)
+    cur = _cur(StageChange.lead_created_at, criteria)
+    conds = [in_period(StageChange.lead_created_at, criteria.span_start, criteria.end),
+             StageChange.to_status == LeadStatus.OPEN, StageChange.ended_at.is_not(None)]
+    lead_filters = lead_conditions(criteria)[1:]
+    if lead_filters:  # a team, rep, source, campaign or channel: only the cohort's leads that match
+        conds.append(StageChange.lead_id.in_(select(Lead.id).where(*lead_conditions(criteria))))
+    return select((cur * 10 + rank).label("key"),
+                  (seconds_between(StageChange.changed_at, StageChange.ended_at) / 86400.0).label("days")
+                  ).where(*conds).subquery("open_stays")
+
+
+def _lost_reasons(criteria: Criteria):
+    cur = _cur(Lead.created_at, criteria).label("cur")
+    return (select(cur, LostReason.label, func.count().label("n")).select_from(Lead)
+            .join(LostReason, LostReason.id == Lead.lost_reason_id)
+            .where(*lead_conditions(criteria), Lead.status == LeadStatus.LOST)
+            .group_by(cur, LostReason.label))
+
+
+def _funnel_from_history(criteria: Criteria) -> dict:
     cohort = lead_conditions(criteria)
     cur = _cur(Lead.created_at, criteria).label("cur")
     rank = case(*[(StageChange.to_stage == stage, r) for stage, r in STAGE_RANK.items()], else_=0)
@@ -145,12 +191,6 @@ def funnel_statements(criteria: Criteria) -> dict:
         _sum_if(won).label("won"), _sum_if(per_lead.c.status == LeadStatus.LOST).label("lost"),
         _sum_if(won, per_lead.c.value).label("won_value"),
     ).group_by(per_lead.c.cur)
-
-    reasons = (select(cur, LostReason.label, func.count().label("n")).select_from(Lead)
-               .join(LostReason, LostReason.id == Lead.lost_reason_id)
-               .where(*cohort, Lead.status == LeadStatus.LOST)
-               .group_by(cur, LostReason.label))
-
     next_change = func.lead(StageChange.changed_at).over(partition_by=StageChange.lead_id,
                                                           order_by=(StageChange.changed_at, StageChange.id))
     stays = (select((cur * 10 + rank).label("key"), StageChange.to_status.label("to_status"),
@@ -159,13 +199,13 @@ def funnel_statements(criteria: Criteria) -> dict:
     open_stays = select(stays.c.key, (stays.c.secs / 86400.0).label("days")).where(
         stays.c.to_status == LeadStatus.OPEN).subquery("open_stays")
     stage_days = quantiles(open_stays, open_stays.c.key, open_stays.c.days, postgresql=is_postgresql(db.session))
-    return {"counts": counts, "reasons": reasons, "stage_days": stage_days}
+    return {"counts": counts, "reasons": _lost_reasons(criteria), "stage_days": stage_days}
 
 
-def funnel(criteria: Criteria) -> dict:
+def funnel(criteria: Criteria, *, from_history: bool = False) -> dict:
     """The conversion funnel of the leads created in the period, and of the previous period."""
     for_reports(db.session)
-    stmts = funnel_statements(criteria)
+    stmts = funnel_statements(criteria, from_history=from_history)
     result = {p: _empty_funnel() for p in PERIODS}
     for row in db.session.execute(stmts["counts"]).mappings():
         result[row["cur"]].update({k: int(row[k] or 0) for k in ("created", "reached_nurture", "reached_propose",
@@ -206,35 +246,39 @@ ACTIVITY_COUNTS = ("outbound_calls", "connects", "completed_calls", "talk_second
                    "handoffs_sent", "handoffs_accepted", "handoffs_rejected", "handoffs_won")
 
 
-def activity_statements(criteria: Criteria, now: datetime | None = None) -> dict:
-    now = now or utcnow()
-    is_call = Touch.channel == Channel.CALL
-    outbound = Touch.direction == Direction.OUTBOUND
-    outbound_call = and_(is_call, outbound)
-    completed = and_(is_call, Touch.outcome == Outcome.CONNECTED)
+def rollups_apply(criteria: Criteria) -> bool:
+    """The rollups are per rep: a team or rep scope narrows them, a source, campaign or channel cannot."""
+    return criteria.source_id is None and criteria.campaign_id is None and criteria.channel is None
+
+
+def touch_statements(criteria: Criteria, *, from_touches: bool = False) -> dict:
+    """The touch figures per rep and period: from the rollups (crm/reports/rollups.py) when they apply,
+    else (or with ``from_touches``, the definition the rollups must agree with) from the touches."""
+    if rollups_apply(criteria) and not from_touches:
+        def scope(column):
+            return _person_filter(column, criteria)
+        span = (criteria.span_start, criteria.current_start, criteria.end)
+        return {"touches": rollups.activity_sums(rollups.split_span(*span), criteria.current_start, scope),
+                "pairs": rollups.distinct_leads(*span, scope),
+                "pending_pairs": rollups.pending_distinct_leads(*span, scope)}
+    figures = rollups.touch_figures()
     tcur = _cur(Touch.occurred_at, criteria).label("cur")
     # Per rep, period and lead first (a hash aggregate), then per rep and period: distinct leads
     # are then a plain count, with no sort of every touch.
-    per_lead = (select(
-        Touch.user_id.label("rep_id"), tcur, Touch.lead_id.label("lead_id"),
-        _sum_if(outbound_call).label("outbound_calls"),
-        _sum_if(and_(outbound_call, Touch.outcome == Outcome.CONNECTED)).label("connects"),
-        _sum_if(completed).label("completed_calls"),
-        _sum_if(completed, Touch.talk_seconds).label("talk_seconds"),
-        _sum_if(completed, Touch.talk_seconds + Touch.hold_seconds + Touch.wrap_seconds).label("handle_seconds"),
-        _sum_if(and_(Touch.channel == Channel.EMAIL, outbound)).label("emails"),
-        _sum_if(and_(Touch.channel == Channel.CHAT, outbound)).label("chats"),
-        _sum_if(and_(Touch.channel == Channel.SOCIAL, outbound)).label("social"),
-    ).where(*touch_conditions(criteria)).group_by(Touch.user_id, tcur, Touch.lead_id).subquery("per_lead"))
+    per_lead = (select(Touch.user_id.label("rep_id"), tcur, Touch.lead_id.label("lead_id"),
+                       *(func.sum(figures[name]).label(name) for name in rollups.ADDITIVE))
+                .where(*touch_conditions(criteria)).group_by(Touch.user_id, tcur, Touch.lead_id).subquery("per_lead"))
     t = per_lead.c
     touches = (select(
-        t.rep_id, t.cur, *(func.sum(getattr(t, name)).label(name) for name in (
-            "outbound_calls", "connects", "completed_calls", "talk_seconds", "handle_seconds", "emails", "chats",
-            "social")),
+        t.rep_id, t.cur, *(func.sum(getattr(t, name)).label(name) for name in rollups.ADDITIVE),
         _sum_if(and_(t.lead_id.is_not(None), t.outbound_calls > 0)).label("leads_called"),
         func.count(t.lead_id).label("leads_worked"),
     ).group_by(t.rep_id, t.cur))
+    return {"touches": touches}
 
+
+def activity_statements(criteria: Criteria, now: datetime | None = None, *, from_touches: bool = False) -> dict:
+    now = now or utcnow()
     lead_conds = [*lead_conditions(criteria), Lead.owner_id.is_not(None)]
     lcur = _cur(Lead.created_at, criteria)
     untouched = (select(Lead.owner_id.label("rep_id"), lcur.label("cur"),
@@ -271,7 +315,7 @@ def activity_statements(criteria: Criteria, now: datetime | None = None) -> dict
         *handoff_conds, accepted, Handoff.decided_at.is_not(None)).subquery("accept_waits")
     pg = is_postgresql(db.session)
     return {
-        "touches": touches, "untouched": untouched, "tasks": tasks, "handoffs": handoffs,
+        **touch_statements(criteria, from_touches=from_touches), "untouched": untouched, "tasks": tasks, "handoffs": handoffs,
         "speed_by_rep": quantiles(waits, waits.c.key, waits.c.secs, postgresql=pg),
         "speed_total": quantiles(waits, waits.c.cur, waits.c.secs, postgresql=pg),
         "accept_by_rep": quantiles(accept_waits, accept_waits.c.key, accept_waits.c.hours, postgresql=pg),
@@ -279,21 +323,26 @@ def activity_statements(criteria: Criteria, now: datetime | None = None) -> dict
     }
 
 
-def activity(criteria: Criteria, now: datetime | None = None) -> dict:
+def activity(criteria: Criteria, now: datetime | None = None, *, from_touches: bool = False) -> dict:
     """Per rep and in total, this period and the previous one (docs/metrics.md, Rep activity)."""
     for_reports(db.session)
-    stmts = activity_statements(criteria, now)
+    stmts = activity_statements(criteria, now, from_touches=from_touches)
     rows: dict[int, dict[int, dict]] = {}
 
     def slot(rep_id: int, period: int) -> dict:
         return rows.setdefault(rep_id, {p: dict.fromkeys(ACTIVITY_COUNTS, 0) for p in PERIODS})[period]
 
-    for name in ("touches", "untouched", "tasks", "handoffs"):
-        for row in db.session.execute(stmts[name]).mappings():
+    for name in ("touches", "pending_pairs", "untouched", "tasks", "handoffs"):
+        for row in db.session.execute(stmts[name]).mappings() if name in stmts else ():
             target = slot(row["rep_id"], row["cur"])
             for key, value in row.items():
                 if key not in ("rep_id", "cur"):
-                    target[key] = int(value or 0)
+                    target[key] += int(value or 0)
+    for row in db.session.execute(stmts["pairs"]).mappings() if "pairs" in stmts else ():
+        for period in PERIODS:  # leads worked and called of the settled rep-lead pairs, both periods in one row
+            target = slot(row["rep_id"], period)
+            target["leads_worked"] += int(row[f"leads_worked_{period}"] or 0)
+            target["leads_called"] += int(row[f"leads_called_{period}"] or 0)
     speed = {int(r["key"]): r for r in db.session.execute(stmts["speed_by_rep"]).mappings()}
     accept = {int(r["key"]): r for r in db.session.execute(stmts["accept_by_rep"]).mappings()}
     for key in set(speed) | set(accept):

@@ -95,4 +95,4 @@ def test_reports_turn_jit_off_on_postgresql_only(db_session, dialect, count_quer
     with count_queries() as counter:
         service.funnel(Criteria(MARCH))
     sets = [s for s in counter.statements if s.startswith("SET")]
-    assert sets == (["SET LOCAL jit = off"] if dialect == "postgresql" else [])
+    assert sets == (["SET LOCAL jit = off", "SET LOCAL work_mem = '64MB'"] if dialect == "postgresql" else [])
