@@ -142,6 +142,8 @@ class Lead(TimestampMixin, Base):
         Index("ix_leads_created_at", "created_at", postgresql_include=REPORT_LEAD_COLUMNS),
         Index("ix_leads_team_created_at", "team_id", "created_at", postgresql_include=REPORT_LEAD_COLUMNS),
         Index("ix_leads_campaign", "campaign_id"),
+        # The won leads (a hand-off's won rate asks which of its leads are won).
+        Index("ix_leads_won", "id", postgresql_where=text("status = 'won'"), sqlite_where=text("status = 'won'")),
         Index("ix_leads_source", "source_id"),
         # Only held leads (migration 0012): a lead let go writes no entry here.
         Index("ix_leads_claim", "claimed_by_id", "claim_expires_at", postgresql_where=text("claimed_by_id IS NOT NULL"),

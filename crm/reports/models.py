@@ -67,13 +67,35 @@ class ActivityHour(Base):
     __table_args__ = (Index("ix_activity_hours_user_hour", "user_id", "hour"),)
 
 
+class ActivityDay(Base):
+    """The same per UTC day (``day`` = hour // 24): the sums of its 24 ``activity_hours``."""
+
+    __tablename__ = "activity_days"
+
+    day: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    touches: Mapped[int] = mapped_column(default=0)
+    outbound_calls: Mapped[int] = mapped_column(default=0)
+    connects: Mapped[int] = mapped_column(default=0)
+    completed_calls: Mapped[int] = mapped_column(default=0)
+    talk_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    handle_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    emails: Mapped[int] = mapped_column(default=0)
+    chats: Mapped[int] = mapped_column(default=0)
+    social: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (Index("ix_activity_days_user_day", "user_id", "day"),)
+
+
 class RepLead(Base):
     """A rep and a lead they touched: their first and last touch, and first and last outbound call."""
 
     __tablename__ = "rep_leads"
 
-    user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    # Lead first: a rep's pairs are read by time (ix_rep_leads_last_at), and a key led by the rep made
+    # PostgreSQL walk the whole table in its order to group by rep.
     lead_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     first_at: Mapped[datetime]
     last_at: Mapped[datetime]
     first_call_at: Mapped[datetime | None]

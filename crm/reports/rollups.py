@@ -2,7 +2,8 @@
 
 Two derived tables, both rebuilt from the touches (never edited by hand):
 
-- ``activity_hours``: per rep and UTC hour, the additive figures (counts and sums of seconds);
+- ``activity_hours``: per rep and UTC hour, the additive figures (counts and sums of seconds), and
+  ``activity_days`` the same per UTC day (the sums of its hours);
 - ``rep_leads``: per rep and lead, the first and last touch and the first and last outbound call,
   from which "distinct leads worked / called in a period" follows (``active`` below).
 
@@ -23,11 +24,12 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, case, delete, exists, false, func, insert, or_, select, text, tuple_
 
 from crm.extensions import db
-from crm.reports.models import ActivityHour, ActivityMark, RepLead
+from crm.reports.models import ActivityDay, ActivityHour, ActivityMark, RepLead
 from crm.reports.sql import epoch_hour
 from crm.touches.models import Channel, Direction, Outcome, Touch
 
 HOUR = 3600
+DAY_HOURS = 24
 # Hours and pairs rebuilt per statement, and marks read per run (a bulk import drains over several runs).
 CHUNK = 500
 MARKS_PER_RUN = 100_000
@@ -79,10 +81,12 @@ def _merged(ranges: list[tuple]) -> list[tuple]:
 
 @dataclass
 class Split:
-    """A stretch of time as rolled-up hours ``[h0, h1)`` and stretches ``[t0, t1)`` read from the touches."""
+    """A stretch of time as rolled-up UTC days ``[d0, d1)`` and hours ``[h0, h1)``, and stretches
+    ``[t0, t1)`` read from the touches."""
 
     hours: list[tuple[int, int]] = field(default_factory=list)
     raw: list[tuple[datetime, datetime]] = field(default_factory=list)
+    days: list[tuple[int, int]] = field(default_factory=list)
 
     def add(self, start: datetime, end: datetime, marked: set[int]) -> None:
         first, last = math.ceil(start.timestamp() / HOUR), hour_of(end)
@@ -103,7 +107,16 @@ class Split:
             self.hours.append((cursor, last))
 
     def merged(self) -> Split:
-        return Split(_merged(self.hours), _merged(self.raw))
+        """Adjacent pieces joined, and the whole days of the hours read as days."""
+        hours, days = [], []
+        for h0, h1 in _merged(self.hours):
+            d0, d1 = -(-h0 // DAY_HOURS), h1 // DAY_HOURS
+            if d0 >= d1:
+                hours.append((h0, h1))
+                continue
+            days.append((d0, d1))
+            hours += [r for r in ((h0, d0 * DAY_HOURS), (d1 * DAY_HOURS, h1)) if r[0] < r[1]]
+        return Split(hours, _merged(self.raw), days)
 
 
 def split_span(span_start: datetime, current_start: datetime, end: datetime) -> Split:
@@ -125,10 +138,14 @@ def activity_sums(split: Split, current_start: datetime, user_conditions) -> sel
     """rep_id, cur, and each additive figure, from the rolled-up hours plus the raw stretches.
 
     ``user_conditions(column)`` narrows a rep column to the report's scope."""
-    h = ActivityHour
+    h, d = ActivityHour, ActivityDay
     cur_hour = math.ceil(current_start.timestamp() / HOUR)
-    rolled = select(h.user_id.label("rep_id"), case((h.hour >= cur_hour, 1), else_=0).label("cur"),
-                    *(getattr(h, name).label(name) for name in ADDITIVE)).where(
+    # No day or hour read here straddles current_start (split_span splits there).
+    days = select(d.user_id.label("rep_id"), case((d.day * DAY_HOURS >= cur_hour, 1), else_=0).label("cur"),
+                  *(getattr(d, name).label(name) for name in ADDITIVE)).where(
+        *_within(d.day, split.days), *user_conditions(d.user_id))
+    hours = select(h.user_id.label("rep_id"), case((h.hour >= cur_hour, 1), else_=0).label("cur"),
+                   *(getattr(h, name).label(name) for name in ADDITIVE)).where(
         *_within(h.hour, split.hours), *user_conditions(h.user_id))
     tcur = case((Touch.occurred_at >= current_start, 1), else_=0)
     figures = touch_figures()
@@ -136,7 +153,7 @@ def activity_sums(split: Split, current_start: datetime, user_conditions) -> sel
                   *(func.sum(figures[name]).label(name) for name in ADDITIVE))
            .where(*_within(Touch.occurred_at, split.raw), Touch.user_id.is_not(None), *user_conditions(Touch.user_id))
            .group_by(Touch.user_id, tcur))
-    both = rolled.union_all(raw).subquery("rolled_and_raw")
+    both = days.union_all(hours, raw).subquery("rolled_and_raw")
     return (select(both.c.rep_id, both.c.cur, *(func.sum(getattr(both.c, name)).label(name) for name in ADDITIVE))
             .group_by(both.c.rep_id, both.c.cur))
 
@@ -154,9 +171,11 @@ def _marked_pairs():
     return select(ActivityMark.user_id, ActivityMark.lead_id).where(ActivityMark.lead_id.is_not(None))
 
 
-def distinct_leads(span_start: datetime, current_start: datetime, end: datetime, user_conditions) -> select:
-    """Per rep: leads worked and leads called in each period (suffix _0 previous, _1 current), over the
-    rep-lead pairs with no pending mark."""
+def distinct_leads(span_start: datetime, current_start: datetime, end: datetime, user_conditions, *,
+                   marked: bool = False) -> select:
+    """Per rep: leads worked and leads called in each period (suffix _0 previous, _1 current), over every
+    rep-lead pair; with ``marked``, over the marked pairs only, whose rows may be out of date (the
+    report subtracts those and counts the marked pairs from their touches instead)."""
     p = RepLead
     periods = {0: (span_start, current_start), 1: (current_start, end)}
     cols = []
@@ -165,10 +184,10 @@ def distinct_leads(span_start: datetime, current_start: datetime, end: datetime,
                     .label(f"leads_worked_{cur}"))
         cols.append(func.sum(case((active(p.first_call_at, p.last_call_at, start, stop, calls=True), 1), else_=0))
                     .label(f"leads_called_{cur}"))
-    pending = tuple_(p.user_id, p.lead_id).in_(_marked_pairs())
-    return (select(p.user_id.label("rep_id"), *cols)
-            .where(p.last_at >= span_start, p.first_at < end, ~pending, *user_conditions(p.user_id))
-            .group_by(p.user_id).having(cols[0] + cols[2] > 0))  # a rep listed only for leads worked in the span
+    conds = [p.last_at >= span_start, p.first_at < end, *user_conditions(p.user_id)]
+    if marked:
+        conds.append(tuple_(p.user_id, p.lead_id).in_(_marked_pairs()))
+    return select(p.user_id.label("rep_id"), *cols).where(*conds).group_by(p.user_id)
 
 
 def pending_distinct_leads(span_start: datetime, current_start: datetime, end: datetime, user_conditions) -> select:
@@ -201,6 +220,14 @@ def _pair_rows(where) -> select:
 
 
 HOUR_COLUMNS = ["hour", "user_id", "touches", *ADDITIVE]
+DAY_COLUMNS = ["day", "user_id", "touches", *ADDITIVE]
+
+
+def _day_rows(where) -> select:
+    h = ActivityHour
+    day = h.hour // DAY_HOURS
+    return (select(day.label("day"), h.user_id, *(func.sum(getattr(h, name)) for name in ("touches", *ADDITIVE)))
+            .where(*where).group_by(day, h.user_id))
 PAIR_COLUMNS = ["user_id", "lead_id", "first_at", "last_at", "first_call_at", "last_call_at"]
 
 
@@ -208,6 +235,13 @@ def _rebuild_hours(hours: list[int]) -> None:
     db.session.execute(delete(ActivityHour).where(ActivityHour.hour.in_(hours)))
     ranges = _merged([(hour_start(h), hour_start(h + 1)) for h in hours])
     db.session.execute(insert(ActivityHour).from_select(HOUR_COLUMNS, _hour_rows(_within(Touch.occurred_at, ranges))))
+
+
+def _rebuild_days(days: list[int]) -> None:
+    """The days from their (already rebuilt) hours."""
+    db.session.execute(delete(ActivityDay).where(ActivityDay.day.in_(days)))
+    ranges = _merged([(day * DAY_HOURS, (day + 1) * DAY_HOURS) for day in days])
+    db.session.execute(insert(ActivityDay).from_select(DAY_COLUMNS, _day_rows(_within(ActivityHour.hour, ranges))))
 
 
 def _rebuild_pairs(pairs: list[tuple[int, int]]) -> None:
@@ -229,6 +263,9 @@ def refresh_activity_rollups(limit: int = MARKS_PER_RUN) -> int:
     pairs = sorted({(m.user_id, m.lead_id) for m in marks if m.lead_id is not None})
     for i in range(0, len(hours), CHUNK):
         _rebuild_hours(hours[i:i + CHUNK])
+    days = sorted({h // DAY_HOURS for h in hours})
+    for i in range(0, len(days), CHUNK):
+        _rebuild_days(days[i:i + CHUNK])
     for i in range(0, len(pairs), CHUNK):
         _rebuild_pairs(pairs[i:i + CHUNK])
     ids = [m.id for m in marks]
@@ -242,8 +279,10 @@ def rebuild_all_activity_rollups() -> None:
     """The activity rollups from scratch (after a bulk load that bypassed the trigger)."""
     db.session.execute(delete(ActivityMark))
     db.session.execute(delete(ActivityHour))
+    db.session.execute(delete(ActivityDay))
     db.session.execute(delete(RepLead))
     db.session.execute(insert(ActivityHour).from_select(HOUR_COLUMNS, _hour_rows([])))
+    db.session.execute(insert(ActivityDay).from_select(DAY_COLUMNS, _day_rows([])))
     db.session.execute(insert(RepLead).from_select(PAIR_COLUMNS, _pair_rows([])))
     db.session.flush()
 

@@ -260,6 +260,7 @@ def touch_statements(criteria: Criteria, *, from_touches: bool = False) -> dict:
         span = (criteria.span_start, criteria.current_start, criteria.end)
         return {"touches": rollups.activity_sums(rollups.split_span(*span), criteria.current_start, scope),
                 "pairs": rollups.distinct_leads(*span, scope),
+                "marked_pairs": rollups.distinct_leads(*span, scope, marked=True),
                 "pending_pairs": rollups.pending_distinct_leads(*span, scope)}
     figures = rollups.touch_figures()
     tcur = _cur(Touch.occurred_at, criteria).label("cur")
@@ -300,14 +301,15 @@ def activity_statements(criteria: Criteria, now: datetime | None = None, *, from
 
     hcur = _cur(Handoff.created_at, criteria)
     accepted = Handoff.status == HandoffStatus.ACCEPTED
+    # The won leads from their own small index (ix_leads_won), not a join of every lead.
+    won_leads = select(Lead.id).where(Lead.status == LeadStatus.WON)
     handoff_conds = [in_period(Handoff.created_at, criteria.span_start, criteria.end),
                      Handoff.status != HandoffStatus.CANCELLED, Handoff.from_user_id.is_not(None),
                      *_person_filter(Handoff.from_user_id, criteria), *_lead_filter(Handoff.lead_id, criteria)]
     handoffs = (select(Handoff.from_user_id.label("rep_id"), hcur.label("cur"), func.count().label("handoffs_sent"),
                        _sum_if(accepted).label("handoffs_accepted"),
                        _sum_if(Handoff.status == HandoffStatus.REJECTED).label("handoffs_rejected"),
-                       _sum_if(and_(accepted, Lead.status == LeadStatus.WON)).label("handoffs_won"))
-                .select_from(Handoff).join(Lead, Lead.id == Handoff.lead_id)
+                       _sum_if(and_(accepted, Handoff.lead_id.in_(won_leads))).label("handoffs_won"))
                 .where(*handoff_conds).group_by(Handoff.from_user_id, hcur))
     accept_waits = select((Handoff.from_user_id * 2 + hcur).label("key"), hcur.label("cur"),
                           (seconds_between(func.coalesce(Handoff.submitted_at, Handoff.created_at), Handoff.decided_at)
@@ -338,11 +340,16 @@ def activity(criteria: Criteria, now: datetime | None = None, *, from_touches: b
             for key, value in row.items():
                 if key not in ("rep_id", "cur"):
                     target[key] += int(value or 0)
-    for row in db.session.execute(stmts["pairs"]).mappings() if "pairs" in stmts else ():
-        for period in PERIODS:  # leads worked and called of the settled rep-lead pairs, both periods in one row
-            target = slot(row["rep_id"], period)
-            target["leads_worked"] += int(row[f"leads_worked_{period}"] or 0)
-            target["leads_called"] += int(row[f"leads_called_{period}"] or 0)
+    # Leads worked and called from the rep-lead pairs (both periods in one row), less the marked pairs'
+    # possibly stale rows (counted from their touches above, as pending_pairs). A rep is listed for
+    # touches in the span, which leads worked imply; so these only add to reps already listed.
+    for name, sign in (("pairs", 1), ("marked_pairs", -1)):
+        for row in db.session.execute(stmts[name]).mappings() if name in stmts else ():
+            for period in PERIODS:
+                if row["rep_id"] in rows:
+                    target = rows[row["rep_id"]][period]
+                    target["leads_worked"] += sign * int(row[f"leads_worked_{period}"] or 0)
+                    target["leads_called"] += sign * int(row[f"leads_called_{period}"] or 0)
     speed = {int(r["key"]): r for r in db.session.execute(stmts["speed_by_rep"]).mappings()}
     accept = {int(r["key"]): r for r in db.session.execute(stmts["accept_by_rep"]).mappings()}
     for key in set(speed) | set(accept):

@@ -3,13 +3,15 @@
 The admin's (whole organisation's) funnel and rep-activity reports aggregated every lead, stage
 change and touch of the period on each request (docs/metrics.md says how they are now computed):
 
-- activity_hours: one rep's additive touch figures per UTC hour; rep_leads: per rep and lead the
+- activity_hours and activity_days: one rep's additive touch figures per UTC hour and day; rep_leads: per rep and lead the
   first and last touch and outbound call (distinct leads worked/called); activity_marks: a trigger on
   touches notes each change of a rep's touch (its hour and rep-lead pair), so until the
   activity_rollups job has rebuilt them the reports read those from the touches themselves;
 - leads.furthest_stage, stage_changes.ended_at and stage_changes.lead_created_at, kept by triggers
   on stage_changes (and leads.created_at), so the funnel reads no stage history per request;
-- ix_touches_occurred_at: one hour of every rep's touches, for the job and the period's fringes.
+- ix_touches_occurred_at: one hour of every rep's touches, for the job and the period's fringes;
+  ix_leads_won: the won leads, for the hand-offs' won rate (instead of a join of every lead);
+  ix_handoffs_created_at: a period's hand-offs.
 
 The upgrade fills all of them from the existing rows.
 
@@ -32,6 +34,7 @@ LEAD_COLUMNS = ["team_id", "owner_id", "status", "value", "source_id", "campaign
                 "lost_reason_id"]
 STAY_COLUMNS = ["lead_id", "to_stage", "to_status", "changed_at", "ended_at"]
 STAGES = ("discover", "nurture", "propose", "close")
+WON = "status = 'won'"
 RANK = "CASE {c} WHEN 'discover' THEN 0 WHEN 'nurture' THEN 1 WHEN 'propose' THEN 2 ELSE 3 END"
 STAGE_OF_RANK = "CASE {r} WHEN 0 THEN 'discover' WHEN 1 THEN 'nurture' WHEN 2 THEN 'propose' WHEN 3 THEN 'close' END"
 # The columns whose change moves a touch's figures (the text of a touch does not count).
@@ -135,6 +138,11 @@ def _backfill() -> None:
         "sum(CASE WHEN channel = 'social' AND direction = 'outbound' THEN 1 ELSE 0 END) "
         f"FROM touches WHERE user_id IS NOT NULL GROUP BY {_hour('occurred_at')}, user_id")
     op.execute(
+        "INSERT INTO activity_days (day, user_id, touches, outbound_calls, connects, completed_calls, talk_seconds, "
+        "handle_seconds, emails, chats, social) SELECT hour / 24, user_id, sum(touches), sum(outbound_calls), "
+        "sum(connects), sum(completed_calls), sum(talk_seconds), sum(handle_seconds), sum(emails), sum(chats), "
+        "sum(social) FROM activity_hours GROUP BY hour / 24, user_id")
+    op.execute(
         "INSERT INTO rep_leads (user_id, lead_id, first_at, last_at, first_call_at, last_call_at) "
         "SELECT user_id, lead_id, min(occurred_at), max(occurred_at), "
         f"min(CASE WHEN {outbound_call} THEN occurred_at END), max(CASE WHEN {outbound_call} THEN occurred_at END) "
@@ -163,6 +171,18 @@ def upgrade() -> None:
     )
     op.create_index("ix_activity_hours_user_hour", "activity_hours", ["user_id", "hour"], unique=False)
     op.create_table(
+        "activity_days",
+        sa.Column("day", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("user_id", sa.Integer(), autoincrement=False, nullable=False),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in (
+            "touches", "outbound_calls", "connects", "completed_calls")),
+        sa.Column("talk_seconds", sa.BigInteger(), nullable=False),
+        sa.Column("handle_seconds", sa.BigInteger(), nullable=False),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in ("emails", "chats", "social")),
+        sa.PrimaryKeyConstraint("day", "user_id", name=op.f("pk_activity_days")),
+    )
+    op.create_index("ix_activity_days_user_day", "activity_days", ["user_id", "day"], unique=False)
+    op.create_table(
         "rep_leads",
         sa.Column("user_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("lead_id", sa.Integer(), autoincrement=False, nullable=False),
@@ -170,7 +190,7 @@ def upgrade() -> None:
         sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("first_call_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_call_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("user_id", "lead_id", name=op.f("pk_rep_leads")),
+        sa.PrimaryKeyConstraint("lead_id", "user_id", name=op.f("pk_rep_leads")),
     )
     op.create_index("ix_rep_leads_last_at", "rep_leads", ["last_at"], unique=False,
                     postgresql_include=["user_id", "lead_id", "first_at", "first_call_at", "last_call_at"])
@@ -191,6 +211,10 @@ def upgrade() -> None:
     op.add_column("stage_changes", sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("stage_changes", sa.Column("lead_created_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index("ix_touches_occurred_at", "touches", ["occurred_at"], unique=False)
+    op.create_index("ix_leads_won", "leads", ["id"], unique=False, postgresql_where=sa.text(WON),
+                    sqlite_where=sa.text(WON))
+    op.create_index("ix_handoffs_created_at", "handoffs", ["created_at"], unique=False,
+                    postgresql_include=["from_user_id", "status", "lead_id", "submitted_at", "decided_at"])
     _backfill()
     op.create_index("ix_stage_changes_lead_created_at", "stage_changes", ["lead_created_at"], unique=False,
                     postgresql_include=STAY_COLUMNS)
@@ -209,6 +233,8 @@ def downgrade() -> None:
             op.create_index(name, "leads", columns, unique=False, postgresql_include=LEAD_COLUMNS)
     op.drop_index("ix_stage_changes_lead_created_at", table_name="stage_changes")
     op.drop_index("ix_touches_occurred_at", table_name="touches")
+    op.drop_index("ix_leads_won", table_name="leads")
+    op.drop_index("ix_handoffs_created_at", table_name="handoffs")
     with op.batch_alter_table("stage_changes", schema=None) as batch_op:
         batch_op.drop_column("lead_created_at")
         batch_op.drop_column("ended_at")
@@ -218,5 +244,7 @@ def downgrade() -> None:
     op.drop_table("activity_marks")
     op.drop_index("ix_rep_leads_last_at", table_name="rep_leads")
     op.drop_table("rep_leads")
+    op.drop_index("ix_activity_days_user_day", table_name="activity_days")
+    op.drop_table("activity_days")
     op.drop_index("ix_activity_hours_user_hour", table_name="activity_hours")
     op.drop_table("activity_hours")

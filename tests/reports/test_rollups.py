@@ -83,7 +83,7 @@ def test_activity_from_rollups_equals_the_touches_before_and_after_the_job(floor
     assert db.session.scalar(select(func.count()).select_from(RepLead)) > 0
     split = rollups.split_span(Criteria(PERIODS[0]).span_start, Criteria(PERIODS[0]).current_start,
                                Criteria(PERIODS[0]).end)
-    assert split.hours and split.raw  # rolled-up hours inside, the :30 fringes from the touches
+    assert split.days and split.hours and split.raw  # whole UTC days, hours around them, the :30 fringes raw
     _assert_same_as_raw(floor)
     assert _refresh() == 0  # nothing new to do
 
