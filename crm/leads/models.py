@@ -79,7 +79,8 @@ class LostReason(Base):
 REPORT_LEAD_COLUMNS = ["team_id", "owner_id", "status", "value", "source_id", "campaign_id", "first_touch_at",
                        "lost_reason_id", "furthest_stage"]
 # The funnel reads a stage stay from its own row (docs/metrics.md, Funnel): which cohort, which stage, how long.
-REPORT_STAY_COLUMNS = ["lead_id", "to_stage", "to_status", "changed_at", "ended_at"]
+REPORT_STAY_COLUMNS = ["lead_id", "to_stage", "changed_at", "ended_at"]
+ENDED_STAY = "to_status = 'open' AND ended_at IS NOT NULL"
 # What the queue reads of a rep's open leads, kept in its index so PostgreSQL need not visit the table.
 QUEUE_COVERED = ("id", "contact_id", "claimed_by_id", "claim_expires_at", "next_action_at", "last_touch_at",
                  "created_at")
@@ -192,6 +193,7 @@ class StageChange(Base):
     __table_args__ = (
         Index("ix_stage_changes_lead_changed_at", "lead_id", "changed_at", postgresql_include=["to_stage", "to_status"]),
         Index("ix_stage_changes_to_stage_changed_at", "to_stage", "changed_at"),
-        Index("ix_stage_changes_lead_created_at", "lead_created_at", postgresql_include=REPORT_STAY_COLUMNS),
+        Index("ix_stage_changes_ended_stays", "lead_created_at", postgresql_include=REPORT_STAY_COLUMNS,
+              postgresql_where=text(ENDED_STAY), sqlite_where=text(ENDED_STAY)),
     )
 

@@ -20,7 +20,7 @@ from crm.handoffs.models import Handoff, HandoffStatus
 from crm.leads.models import Campaign, Lead, LeadStatus, LostReason, Source, Stage, StageChange
 from crm.reports import rollups
 from crm.reports.periods import Criteria, Period
-from crm.reports.sql import for_reports, in_period, quantiles, seconds_between
+from crm.reports.sql import for_reports, in_period, quantiles, quantiles_per_key_and_total, seconds_between
 from crm.tasks.models import Task, TaskStatus
 from crm.touches.models import Channel, Direction, Outcome, Survey, Touch
 
@@ -318,10 +318,9 @@ def activity_statements(criteria: Criteria, now: datetime | None = None, *, from
     pg = is_postgresql(db.session)
     return {
         **touch_statements(criteria, from_touches=from_touches), "untouched": untouched, "tasks": tasks, "handoffs": handoffs,
-        "speed_by_rep": quantiles(waits, waits.c.key, waits.c.secs, postgresql=pg),
-        "speed_total": quantiles(waits, waits.c.cur, waits.c.secs, postgresql=pg),
-        "accept_by_rep": quantiles(accept_waits, accept_waits.c.key, accept_waits.c.hours, postgresql=pg),
-        "accept_total": quantiles(accept_waits, accept_waits.c.cur, accept_waits.c.hours, postgresql=pg),
+        "speed": quantiles_per_key_and_total(waits, waits.c.key, waits.c.cur, waits.c.secs, postgresql=pg),
+        "accept": quantiles_per_key_and_total(accept_waits, accept_waits.c.key, accept_waits.c.cur,
+                                              accept_waits.c.hours, postgresql=pg),
     }
 
 
@@ -350,8 +349,14 @@ def activity(criteria: Criteria, now: datetime | None = None, *, from_touches: b
                     target = rows[row["rep_id"]][period]
                     target["leads_worked"] += sign * int(row[f"leads_worked_{period}"] or 0)
                     target["leads_called"] += sign * int(row[f"leads_called_{period}"] or 0)
-    speed = {int(r["key"]): r for r in db.session.execute(stmts["speed_by_rep"]).mappings()}
-    accept = {int(r["key"]): r for r in db.session.execute(stmts["accept_by_rep"]).mappings()}
+    # Medians per rep (key = rep * 2 + period) and over everyone (total_key = period), one statement each.
+    speed, speed_total, accept, accept_total = {}, {}, {}, {}
+    for name, per_rep, total in (("speed", speed, speed_total), ("accept", accept, accept_total)):
+        for r in db.session.execute(stmts[name]).mappings():
+            if r["key"] is not None:
+                per_rep[int(r["key"])] = r
+            else:
+                total[int(r["total_key"])] = r
     for key in set(speed) | set(accept):
         slot(key // 2, key % 2)
     for rep_id, periods in rows.items():
@@ -363,8 +368,6 @@ def activity(criteria: Criteria, now: datetime | None = None, *, from_touches: b
         for period, figures in periods.items():
             for key in ACTIVITY_COUNTS:
                 totals[period][key] += figures[key]
-    speed_total = {int(r["key"]): r for r in db.session.execute(stmts["speed_total"]).mappings()}
-    accept_total = {int(r["key"]): r for r in db.session.execute(stmts["accept_total"]).mappings()}
     for period, figures in totals.items():
         _activity_ratios(figures, speed_total.get(period), accept_total.get(period))
     people = _people(criteria, set(rows))

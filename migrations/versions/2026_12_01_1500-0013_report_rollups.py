@@ -32,7 +32,8 @@ depends_on = None
 
 LEAD_COLUMNS = ["team_id", "owner_id", "status", "value", "source_id", "campaign_id", "first_touch_at",
                 "lost_reason_id"]
-STAY_COLUMNS = ["lead_id", "to_stage", "to_status", "changed_at", "ended_at"]
+STAY_COLUMNS = ["lead_id", "to_stage", "changed_at", "ended_at"]
+ENDED_STAY = "to_status = 'open' AND ended_at IS NOT NULL"
 STAGES = ("discover", "nurture", "propose", "close")
 WON = "status = 'won'"
 RANK = "CASE {c} WHEN 'discover' THEN 0 WHEN 'nurture' THEN 1 WHEN 'propose' THEN 2 ELSE 3 END"
@@ -216,8 +217,9 @@ def upgrade() -> None:
     op.create_index("ix_handoffs_created_at", "handoffs", ["created_at"], unique=False,
                     postgresql_include=["from_user_id", "status", "lead_id", "submitted_at", "decided_at"])
     _backfill()
-    op.create_index("ix_stage_changes_lead_created_at", "stage_changes", ["lead_created_at"], unique=False,
-                    postgresql_include=STAY_COLUMNS)
+    op.create_index("ix_stage_changes_ended_stays", "stage_changes", ["lead_created_at"], unique=False,
+                    postgresql_include=STAY_COLUMNS, postgresql_where=sa.text(ENDED_STAY),
+                    sqlite_where=sa.text(ENDED_STAY))
     if _pg():  # the covering lead indexes carry the furthest stage too (SQLite has no INCLUDE)
         for name, columns in (("ix_leads_created_at", ["created_at"]), ("ix_leads_team_created_at", ["team_id", "created_at"])):
             op.drop_index(name, table_name="leads")
@@ -231,7 +233,7 @@ def downgrade() -> None:
         for name, columns in (("ix_leads_created_at", ["created_at"]), ("ix_leads_team_created_at", ["team_id", "created_at"])):
             op.drop_index(name, table_name="leads")
             op.create_index(name, "leads", columns, unique=False, postgresql_include=LEAD_COLUMNS)
-    op.drop_index("ix_stage_changes_lead_created_at", table_name="stage_changes")
+    op.drop_index("ix_stage_changes_ended_stays", table_name="stage_changes")
     op.drop_index("ix_touches_occurred_at", table_name="touches")
     op.drop_index("ix_leads_won", table_name="leads")
     op.drop_index("ix_handoffs_created_at", table_name="handoffs")
