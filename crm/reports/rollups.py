@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, case, delete, exists, false, func, insert, or_, select, text, tuple_
+from sqlalchemy import and_, case, delete, exists, false, func, insert, or_, select, text, tuple_, union_all
 
 from crm.extensions import db
 from crm.reports.models import ActivityDay, ActivityHour, ActivityMark, RepLead
@@ -171,11 +171,13 @@ def _marked_pairs():
     return select(ActivityMark.user_id, ActivityMark.lead_id).where(ActivityMark.lead_id.is_not(None))
 
 
-def distinct_leads(span_start: datetime, current_start: datetime, end: datetime, user_conditions, *,
-                   marked: bool = False) -> select:
-    """Per rep: leads worked and leads called in each period (suffix _0 previous, _1 current), over every
-    rep-lead pair; with ``marked``, over the marked pairs only, whose rows may be out of date (the
-    report subtracts those and counts the marked pairs from their touches instead)."""
+LEAD_COUNTS = ("leads_worked_0", "leads_called_0", "leads_worked_1", "leads_called_1")
+
+
+def _pair_counts(span_start: datetime, current_start: datetime, end: datetime, user_conditions, *,
+                 marked: bool) -> select:
+    """Per rep, leads worked and called in each period (suffix _0 previous, _1 current) over the rep-lead
+    pairs' rows: every pair, or with ``marked`` only the marked ones."""
     p = RepLead
     periods = {0: (span_start, current_start), 1: (current_start, end)}
     cols = []
@@ -187,18 +189,33 @@ def distinct_leads(span_start: datetime, current_start: datetime, end: datetime,
     conds = [p.last_at >= span_start, p.first_at < end, *user_conditions(p.user_id)]
     if marked:
         conds.append(tuple_(p.user_id, p.lead_id).in_(_marked_pairs()))
-    return select(p.user_id.label("rep_id"), *cols).where(*conds).group_by(p.user_id)
+    sign = -1 if marked else 1
+    return select(p.user_id.label("rep_id"), *(col * sign for col in cols)).where(*conds).group_by(p.user_id)
 
 
-def pending_distinct_leads(span_start: datetime, current_start: datetime, end: datetime, user_conditions) -> select:
-    """rep_id, cur, leads worked and called, over the marked pairs, from their touches."""
-    tcur = case((Touch.occurred_at >= current_start, 1), else_=0)
-    return (select(Touch.user_id.label("rep_id"), tcur.label("cur"),
-                   func.count(Touch.lead_id.distinct()).label("leads_worked"),
-                   func.count(case((outbound_call(), Touch.lead_id)).distinct()).label("leads_called"))
+def _marked_pair_counts(span_start: datetime, current_start: datetime, end: datetime, user_conditions) -> select:
+    """The same over the marked pairs, from their touches."""
+    previous = and_(Touch.occurred_at >= span_start, Touch.occurred_at < current_start)
+    current = and_(Touch.occurred_at >= current_start, Touch.occurred_at < end)
+    cols = [func.count(case((when, Touch.lead_id)).distinct())
+            for period in (previous, current) for when in (period, and_(period, outbound_call()))]
+    return (select(Touch.user_id.label("rep_id"), *cols)
             .where(tuple_(Touch.user_id, Touch.lead_id).in_(_marked_pairs()), Touch.occurred_at >= span_start,
                    Touch.occurred_at < end, *user_conditions(Touch.user_id))
-            .group_by(Touch.user_id, tcur))
+            .group_by(Touch.user_id))
+
+
+def distinct_leads(span_start: datetime, current_start: datetime, end: datetime, user_conditions) -> select:
+    """Per rep: leads worked and leads called in each period (``LEAD_COUNTS``).
+
+    Every pair's row counts, less the marked pairs' rows (which may be out of date), plus the marked
+    pairs counted from their touches: one statement, so all three parts see the same moment even when
+    the job commits meanwhile."""
+    span = (span_start, current_start, end, user_conditions)
+    parts = union_all(_pair_counts(*span, marked=False), _pair_counts(*span, marked=True),
+                      _marked_pair_counts(*span)).subquery("pair_parts")
+    return (select(parts.c[0].label("rep_id"), *(func.sum(c).label(name) for c, name in zip(
+        list(parts.c)[1:], LEAD_COUNTS, strict=True))).group_by(parts.c[0]))
 
 
 # ---------------------------------------------------------------- keeping them current

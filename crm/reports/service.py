@@ -259,9 +259,7 @@ def touch_statements(criteria: Criteria, *, from_touches: bool = False) -> dict:
             return _person_filter(column, criteria)
         span = (criteria.span_start, criteria.current_start, criteria.end)
         return {"touches": rollups.activity_sums(rollups.split_span(*span), criteria.current_start, scope),
-                "pairs": rollups.distinct_leads(*span, scope),
-                "marked_pairs": rollups.distinct_leads(*span, scope, marked=True),
-                "pending_pairs": rollups.pending_distinct_leads(*span, scope)}
+                "leads": rollups.distinct_leads(*span, scope)}
     figures = rollups.touch_figures()
     tcur = _cur(Touch.occurred_at, criteria).label("cur")
     # Per rep, period and lead first (a hash aggregate), then per rep and period: distinct leads
@@ -333,22 +331,20 @@ def activity(criteria: Criteria, now: datetime | None = None, *, from_touches: b
     def slot(rep_id: int, period: int) -> dict:
         return rows.setdefault(rep_id, {p: dict.fromkeys(ACTIVITY_COUNTS, 0) for p in PERIODS})[period]
 
-    for name in ("touches", "pending_pairs", "untouched", "tasks", "handoffs"):
+    for name in ("touches", "untouched", "tasks", "handoffs"):
         for row in db.session.execute(stmts[name]).mappings() if name in stmts else ():
             target = slot(row["rep_id"], row["cur"])
             for key, value in row.items():
                 if key not in ("rep_id", "cur"):
                     target[key] += int(value or 0)
-    # Leads worked and called from the rep-lead pairs (both periods in one row), less the marked pairs'
-    # possibly stale rows (counted from their touches above, as pending_pairs). A rep is listed for
-    # touches in the span, which leads worked imply; so these only add to reps already listed.
-    for name, sign in (("pairs", 1), ("marked_pairs", -1)):
-        for row in db.session.execute(stmts[name]).mappings() if name in stmts else ():
-            for period in PERIODS:
-                if row["rep_id"] in rows:
-                    target = rows[row["rep_id"]][period]
-                    target["leads_worked"] += sign * int(row[f"leads_worked_{period}"] or 0)
-                    target["leads_called"] += sign * int(row[f"leads_called_{period}"] or 0)
+    # Leads worked and called from the rollups, both periods in one row. A rep is listed for touches in
+    # the span, which leads worked imply; so these only add to reps already listed.
+    for row in db.session.execute(stmts["leads"]).mappings() if "leads" in stmts else ():
+        for period in PERIODS:
+            if row["rep_id"] in rows:
+                target = rows[row["rep_id"]][period]
+                target["leads_worked"] += int(row[f"leads_worked_{period}"] or 0)
+                target["leads_called"] += int(row[f"leads_called_{period}"] or 0)
     # Medians per rep (key = rep * 2 + period) and over everyone (total_key = period), one statement each.
     speed, speed_total, accept, accept_total = {}, {}, {}, {}
     for name, per_rep, total in (("speed", speed, speed_total), ("accept", accept, accept_total)):

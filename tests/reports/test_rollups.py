@@ -135,7 +135,7 @@ def test_filters_the_rollups_cannot_answer_read_the_touches(floor):
     for scope in ({"channel": "call"}, {"campaign_id": lead.campaign_id or 1}, {"source_id": 1}):
         criteria = Criteria(PERIODS[0], **scope)
         assert not service.rollups_apply(criteria)
-        assert "pairs" not in service.activity_statements(criteria)
+        assert "leads" not in service.activity_statements(criteria)
         assert service.activity(criteria) == service.activity(criteria, from_touches=True)
 
 
