@@ -240,8 +240,11 @@ def downgrade() -> None:
     with op.batch_alter_table("stage_changes", schema=None) as batch_op:
         batch_op.drop_column("lead_created_at")
         batch_op.drop_column("ended_at")
-    with op.batch_alter_table("leads", schema=None) as batch_op:
-        batch_op.drop_column("furthest_stage")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*expression-based index.*")
+        with op.batch_alter_table("leads", schema=None) as batch_op:
+            batch_op.drop_constraint(op.f("ck_leads_furthest_stage"), type_="check")
+            batch_op.drop_column("furthest_stage")
     op.drop_index("ix_activity_marks_hour", table_name="activity_marks")
     op.drop_table("activity_marks")
     op.drop_index("ix_rep_leads_last_at", table_name="rep_leads")
