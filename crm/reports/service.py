@@ -283,9 +283,10 @@ def activity_statements(criteria: Criteria, now: datetime | None = None, *, from
     untouched = (select(Lead.owner_id.label("rep_id"), lcur.label("cur"),
                         _sum_if(Lead.first_touch_at.is_(None)).label("untouched_leads"))
                  .where(*lead_conds).group_by(Lead.owner_id, lcur))
+    # Every owned lead of the cohort; the untouched ones have no wait (NULL), which the medians skip.
     waits = select((Lead.owner_id * 2 + lcur).label("key"), lcur.label("cur"),
                    seconds_between(Lead.created_at, Lead.first_touch_at).label("secs")).where(
-        *lead_conds, Lead.first_touch_at.is_not(None)).subquery("waits")
+        *lead_conds).subquery("waits")
 
     due_until = min(criteria.end, now)
     kcur = _cur(Task.due_at, criteria)
@@ -315,7 +316,9 @@ def activity_statements(criteria: Criteria, now: datetime | None = None, *, from
         *handoff_conds, accepted, Handoff.decided_at.is_not(None)).subquery("accept_waits")
     pg = is_postgresql(db.session)
     return {
-        **touch_statements(criteria, from_touches=from_touches), "untouched": untouched, "tasks": tasks, "handoffs": handoffs,
+        **touch_statements(criteria, from_touches=from_touches), "tasks": tasks, "handoffs": handoffs,
+        # PostgreSQL counts the untouched leads in the same pass as the speed-to-lead medians ("missing").
+        **({} if pg else {"untouched": untouched}),
         "speed": quantiles_per_key_and_total(waits, waits.c.key, waits.c.cur, waits.c.secs, postgresql=pg),
         "accept": quantiles_per_key_and_total(accept_waits, accept_waits.c.key, accept_waits.c.cur,
                                               accept_waits.c.hours, postgresql=pg),
@@ -331,7 +334,7 @@ def activity(criteria: Criteria, now: datetime | None = None, *, from_touches: b
     def slot(rep_id: int, period: int) -> dict:
         return rows.setdefault(rep_id, {p: dict.fromkeys(ACTIVITY_COUNTS, 0) for p in PERIODS})[period]
 
-    for name in ("touches", "untouched", "tasks", "handoffs"):
+    for name in ("touches", "untouched", "tasks", "handoffs"):  # (untouched: SQLite; see below)
         for row in db.session.execute(stmts[name]).mappings() if name in stmts else ():
             target = slot(row["rep_id"], row["cur"])
             for key, value in row.items():
@@ -353,6 +356,9 @@ def activity(criteria: Criteria, now: datetime | None = None, *, from_touches: b
                 per_rep[int(r["key"])] = r
             else:
                 total[int(r["total_key"])] = r
+    if "untouched" not in stmts:
+        for key, r in speed.items():
+            slot(key // 2, key % 2)["untouched_leads"] += int(r["missing"])
     for key in set(speed) | set(accept):
         slot(key // 2, key % 2)
     for rep_id, periods in rows.items():

@@ -94,12 +94,14 @@ REPORT_SETTINGS = ("SET LOCAL jit = off", "SET LOCAL work_mem = '64MB'", "SET LO
 def quantiles_per_key_and_total(values, key, total_key, value, *, postgresql: bool = False):
     """Like ``quantiles``, per ``key`` and per ``total_key`` in one statement: rows (key, total_key,
     median, p90, n) with ``total_key`` NULL in the rows per key and ``key`` NULL in the total rows.
-    PostgreSQL reads ``values`` once (GROUPING SETS); SQLite runs the two groupings one after the other."""
+    PostgreSQL reads ``values`` once (GROUPING SETS), and also answers ``missing``: the rows whose value
+    is NULL (which the aggregates skip); SQLite runs the two groupings one after the other."""
     if postgresql:
         return (select(key.label("key"), total_key.label("total_key"),
                        func.percentile_cont(0.5).within_group(value).label("median"),
-                       func.percentile_disc(0.9).within_group(value).label("p90"), func.count(value).label("n"))
-                .where(value.is_not(None)).group_by(func.grouping_sets(key, total_key)))
+                       func.percentile_disc(0.9).within_group(value).label("p90"), func.count(value).label("n"),
+                       (func.count() - func.count(value)).label("missing"))
+                .group_by(func.grouping_sets(key, total_key)))
     per_key = quantiles(values, key, value).subquery("per_key")
     total = quantiles(values, total_key, value).subquery("total")
     return union_all(
