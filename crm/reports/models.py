@@ -101,8 +101,13 @@ class RepLead(Base):
     first_call_at: Mapped[datetime | None]
     last_call_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_rep_leads_last_at", "last_at",
-                            postgresql_include=["user_id", "lead_id", "first_at", "first_call_at", "last_call_at"]),)
+    __table_args__ = (
+        Index("ix_rep_leads_last_at", "last_at",
+              postgresql_include=["user_id", "lead_id", "first_at", "first_call_at", "last_call_at"]),
+        # A team's or a rep's pairs (a manager's report), without reading everyone's.
+        Index("ix_rep_leads_user_last_at", "user_id", "last_at",
+              postgresql_include=["lead_id", "first_at", "first_call_at", "last_call_at"]),
+    )
 
 
 class ActivityMark(Base):

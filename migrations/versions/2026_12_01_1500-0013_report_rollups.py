@@ -195,6 +195,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_rep_leads_last_at", "rep_leads", ["last_at"], unique=False,
                     postgresql_include=["user_id", "lead_id", "first_at", "first_call_at", "last_call_at"])
+    op.create_index("ix_rep_leads_user_last_at", "rep_leads", ["user_id", "last_at"], unique=False,
+                    postgresql_include=["lead_id", "first_at", "first_call_at", "last_call_at"])
     op.create_table(
         "activity_marks",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -247,6 +249,7 @@ def downgrade() -> None:
             batch_op.drop_column("furthest_stage")
     op.drop_index("ix_activity_marks_hour", table_name="activity_marks")
     op.drop_table("activity_marks")
+    op.drop_index("ix_rep_leads_user_last_at", table_name="rep_leads")
     op.drop_index("ix_rep_leads_last_at", table_name="rep_leads")
     op.drop_table("rep_leads")
     op.drop_index("ix_activity_days_user_day", table_name="activity_days")
