@@ -156,12 +156,13 @@ def _admin(ctx: Context) -> User:
 def _report_sql(user: User, which: str) -> list[tuple[str, dict]]:
     from crm.reports import service
     from crm.reports.periods import ReportQuery
+    from crm.reports.sql import REPORT_SETTINGS
 
     criteria = service.criteria_for(user, ReportQuery(**REPORT_PERIOD))
     statements = service.funnel_statements(criteria) if which == "funnel" else service.activity_statements(criteria)
     dialect = db.session.get_bind().dialect
     compiled = [(str(s.compile(dialect=dialect, compile_kwargs={"literal_binds": True})), {}) for s in statements.values()]
-    return [("SET LOCAL jit = off", {}), *compiled]  # as the service does (crm.reports.sql.for_reports)
+    return [*((setting, {}) for setting in REPORT_SETTINGS), *compiled]  # as crm.reports.sql.for_reports does
 
 
 def report_funnel(ctx: Context):

@@ -10,12 +10,13 @@ from crm.imports.models import ImportJob, ImportStatus
 from crm.integrations.models import InboundEvent, Integration, IntegrationChannel, ScreenPop
 from crm.leads.models import Campaign, Lead, LeadStatus, LostReason, Source, Stage, StageChange
 from crm.queue import models as _queue_indexes  # noqa: F401  (indexes on tasks and enrollments)
-from crm.reports.models import Target, TargetMetric
+from crm.reports.models import ActivityDay, ActivityHour, ActivityMark, RepLead, Target, TargetMetric
 from crm.scheduler.models import JobRun, Setting
 from crm.tasks.models import Task, TaskKind, TaskStatus
 from crm.touches.models import Channel, Direction, Outcome, Survey, Touch
 
 __all__ = [
+    "ActivityDay", "ActivityHour", "ActivityMark", "RepLead",
     "Account", "ApiToken", "AuditEvent", "Cadence", "CadenceEnrollment", "CadenceStep", "Campaign", "Channel",
     "Contact", "ContactHandle", "Direction", "EmailStatus", "EmailTemplate", "EnrollmentState", "Handoff",
     "HandoffRule", "HandoffStatus", "ImportJob", "ImportStatus", "InboundEvent", "Integration", "IntegrationChannel",

@@ -24,6 +24,9 @@ class HandoffStatus(enum.StrEnum):
 OPEN_HANDOFF_STATUSES = (HandoffStatus.AWAITING_APPROVAL, HandoffStatus.PENDING)
 
 
+REPORT_HANDOFF_COLUMNS = ["from_user_id", "status", "lead_id", "submitted_at", "decided_at"]
+
+
 class Handoff(TimestampMixin, Base):
     __tablename__ = "handoffs"
 
@@ -63,6 +66,8 @@ class Handoff(TimestampMixin, Base):
         Index("ix_handoffs_to_user_status", "to_user_id", "status"),
         Index("ix_handoffs_lead_id", "lead_id"),
         Index("ix_handoffs_from_user_created_at", "from_user_id", "created_at"),
+        # The rep-activity report's hand-offs of a period (covering on PostgreSQL).
+        Index("ix_handoffs_created_at", "created_at", postgresql_include=REPORT_HANDOFF_COLUMNS),
     )
 
     @property

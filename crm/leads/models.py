@@ -77,7 +77,10 @@ class LostReason(Base):
 
 
 REPORT_LEAD_COLUMNS = ["team_id", "owner_id", "status", "value", "source_id", "campaign_id", "first_touch_at",
-                       "lost_reason_id"]
+                       "lost_reason_id", "furthest_stage"]
+# The funnel reads a stage stay from its own row (docs/metrics.md, Funnel): which cohort, which stage, how long.
+REPORT_STAY_COLUMNS = ["lead_id", "to_stage", "changed_at", "ended_at"]
+ENDED_STAY = "to_status = 'open' AND ended_at IS NOT NULL"
 # What the queue reads of a rep's open leads, kept in its index so PostgreSQL need not visit the table.
 QUEUE_COVERED = ("id", "contact_id", "claimed_by_id", "claim_expires_at", "next_action_at", "last_touch_at",
                  "created_at")
@@ -108,6 +111,8 @@ class Lead(TimestampMixin, Base):
     first_touch_at: Mapped[datetime | None]
     speed_to_lead_flagged_at: Mapped[datetime | None]
     last_touch_at: Mapped[datetime | None]
+    # The furthest stage any of its stage changes entered (kept by a database trigger, migration 0013).
+    furthest_stage: Mapped[Stage | None] = mapped_column(checked_enum(Stage, "furthest_stage"))
     # The queue's lease: who is working the lead now, and until when.
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     claim_expires_at: Mapped[datetime | None]
@@ -138,6 +143,8 @@ class Lead(TimestampMixin, Base):
         Index("ix_leads_created_at", "created_at", postgresql_include=REPORT_LEAD_COLUMNS),
         Index("ix_leads_team_created_at", "team_id", "created_at", postgresql_include=REPORT_LEAD_COLUMNS),
         Index("ix_leads_campaign", "campaign_id"),
+        # The won leads (a hand-off's won rate asks which of its leads are won).
+        Index("ix_leads_won", "id", postgresql_where=text("status = 'won'"), sqlite_where=text("status = 'won'")),
         Index("ix_leads_source", "source_id"),
         # Only held leads (migration 0012): a lead let go writes no entry here.
         Index("ix_leads_claim", "claimed_by_id", "claim_expires_at", postgresql_where=text("claimed_by_id IS NOT NULL"),
@@ -175,6 +182,10 @@ class StageChange(Base):
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     note: Mapped[str] = mapped_column(Text, default="")
+    # Kept by database triggers (migration 0013) for the funnel: when the stay this change opened
+    # ended (the lead's next change), and when its lead was created (the cohort).
+    ended_at: Mapped[datetime | None]
+    lead_created_at: Mapped[datetime | None]
 
     lead: Mapped[Lead] = relationship(back_populates="stage_changes")
     changed_by: Mapped[User | None] = relationship()
@@ -182,5 +193,7 @@ class StageChange(Base):
     __table_args__ = (
         Index("ix_stage_changes_lead_changed_at", "lead_id", "changed_at", postgresql_include=["to_stage", "to_status"]),
         Index("ix_stage_changes_to_stage_changed_at", "to_stage", "changed_at"),
+        Index("ix_stage_changes_ended_stays", "lead_created_at", postgresql_include=REPORT_STAY_COLUMNS,
+              postgresql_where=text(ENDED_STAY), sqlite_where=text(ENDED_STAY)),
     )
 

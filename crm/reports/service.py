@@ -18,8 +18,9 @@ from crm.db import is_postgresql, utcnow
 from crm.extensions import db
 from crm.handoffs.models import Handoff, HandoffStatus
 from crm.leads.models import Campaign, Lead, LeadStatus, LostReason, Source, Stage, StageChange
+from crm.reports import rollups
 from crm.reports.periods import Criteria, Period
-from crm.reports.sql import for_reports, in_period, quantiles, seconds_between
+from crm.reports.sql import for_reports, in_period, quantiles, quantiles_per_key_and_total, seconds_between
 from crm.tasks.models import Task, TaskStatus
 from crm.touches.models import Channel, Direction, Outcome, Survey, Touch
 
@@ -127,8 +128,53 @@ def _person_filter(user_column, criteria: Criteria) -> list:
 
 # ---------------------------------------------------------------- funnel
 
-def funnel_statements(criteria: Criteria) -> dict:
-    """The funnel's SQL: counts, lost reasons and time in stage, for both periods."""
+def funnel_statements(criteria: Criteria, *, from_history: bool = False) -> dict:
+    """The funnel's SQL: counts, lost reasons and time in stage, for both periods.
+
+    From the facts the stage-change triggers keep (each lead's furthest stage; each stay's end and
+    cohort, migration 0013), or with ``from_history`` from the stage changes themselves (the
+    definition those facts must agree with; the tests compare the two)."""
+    if from_history:
+        return _funnel_from_history(criteria)
+    cohort = lead_conditions(criteria)
+    cur = _cur(Lead.created_at, criteria).label("cur")
+    won = Lead.status == LeadStatus.WON
+    reached = {n: or_(Lead.furthest_stage.in_([s for s, r in STAGE_RANK.items() if r >= n]), won) for n in (1, 2, 3)}
+    counts = select(
+        cur, func.count().label("created"),
+        _sum_if(reached[1]).label("reached_nurture"), _sum_if(reached[2]).label("reached_propose"),
+        _sum_if(reached[3]).label("reached_close"),
+        _sum_if(won).label("won"), _sum_if(Lead.status == LeadStatus.LOST).label("lost"),
+        _sum_if(won, Lead.value).label("won_value"),
+    ).where(*cohort).group_by(cur)
+    stays = _stays_from_facts(criteria)
+    stage_days = quantiles(stays, stays.c.key, stays.c.days, postgresql=is_postgresql(db.session))
+    return {"counts": counts, "reasons": _lost_reasons(criteria), "stage_days": stage_days}
+
+
+def _stays_from_facts(criteria: Criteria):
+    """The ended stays of the cohort's leads, read from the stage changes that opened them."""
+    rank = case(*[(StageChange.to_stage == stage, r) for stage, r in STAGE_RANK.items()], else_=0)
+    cur = _cur(StageChange.lead_created_at, criteria)
+    conds = [in_period(StageChange.lead_created_at, criteria.span_start, criteria.end),
+             StageChange.to_status == LeadStatus.OPEN, StageChange.ended_at.is_not(None)]
+    lead_filters = lead_conditions(criteria)[1:]
+    if lead_filters:  # a team, rep, source, campaign or channel: only the cohort's leads that match
+        conds.append(StageChange.lead_id.in_(select(Lead.id).where(*lead_conditions(criteria))))
+    return select((cur * 10 + rank).label("key"),
+                  (seconds_between(StageChange.changed_at, StageChange.ended_at) / 86400.0).label("days")
+                  ).where(*conds).subquery("open_stays")
+
+
+def _lost_reasons(criteria: Criteria):
+    cur = _cur(Lead.created_at, criteria).label("cur")
+    return (select(cur, LostReason.label, func.count().label("n")).select_from(Lead)
+            .join(LostReason, LostReason.id == Lead.lost_reason_id)
+            .where(*lead_conditions(criteria), Lead.status == LeadStatus.LOST)
+            .group_by(cur, LostReason.label))
+
+
+def _funnel_from_history(criteria: Criteria) -> dict:
     cohort = lead_conditions(criteria)
     cur = _cur(Lead.created_at, criteria).label("cur")
     rank = case(*[(StageChange.to_stage == stage, r) for stage, r in STAGE_RANK.items()], else_=0)
@@ -145,12 +191,6 @@ def funnel_statements(criteria: Criteria) -> dict:
         _sum_if(won).label("won"), _sum_if(per_lead.c.status == LeadStatus.LOST).label("lost"),
         _sum_if(won, per_lead.c.value).label("won_value"),
     ).group_by(per_lead.c.cur)
-
-    reasons = (select(cur, LostReason.label, func.count().label("n")).select_from(Lead)
-               .join(LostReason, LostReason.id == Lead.lost_reason_id)
-               .where(*cohort, Lead.status == LeadStatus.LOST)
-               .group_by(cur, LostReason.label))
-
     next_change = func.lead(StageChange.changed_at).over(partition_by=StageChange.lead_id,
                                                           order_by=(StageChange.changed_at, StageChange.id))
     stays = (select((cur * 10 + rank).label("key"), StageChange.to_status.label("to_status"),
@@ -159,13 +199,13 @@ def funnel_statements(criteria: Criteria) -> dict:
     open_stays = select(stays.c.key, (stays.c.secs / 86400.0).label("days")).where(
         stays.c.to_status == LeadStatus.OPEN).subquery("open_stays")
     stage_days = quantiles(open_stays, open_stays.c.key, open_stays.c.days, postgresql=is_postgresql(db.session))
-    return {"counts": counts, "reasons": reasons, "stage_days": stage_days}
+    return {"counts": counts, "reasons": _lost_reasons(criteria), "stage_days": stage_days}
 
 
-def funnel(criteria: Criteria) -> dict:
+def funnel(criteria: Criteria, *, from_history: bool = False) -> dict:
     """The conversion funnel of the leads created in the period, and of the previous period."""
     for_reports(db.session)
-    stmts = funnel_statements(criteria)
+    stmts = funnel_statements(criteria, from_history=from_history)
     result = {p: _empty_funnel() for p in PERIODS}
     for row in db.session.execute(stmts["counts"]).mappings():
         result[row["cur"]].update({k: int(row[k] or 0) for k in ("created", "reached_nurture", "reached_propose",
@@ -206,43 +246,47 @@ ACTIVITY_COUNTS = ("outbound_calls", "connects", "completed_calls", "talk_second
                    "handoffs_sent", "handoffs_accepted", "handoffs_rejected", "handoffs_won")
 
 
-def activity_statements(criteria: Criteria, now: datetime | None = None) -> dict:
-    now = now or utcnow()
-    is_call = Touch.channel == Channel.CALL
-    outbound = Touch.direction == Direction.OUTBOUND
-    outbound_call = and_(is_call, outbound)
-    completed = and_(is_call, Touch.outcome == Outcome.CONNECTED)
+def rollups_apply(criteria: Criteria) -> bool:
+    """The rollups are per rep: a team or rep scope narrows them, a source, campaign or channel cannot."""
+    return criteria.source_id is None and criteria.campaign_id is None and criteria.channel is None
+
+
+def touch_statements(criteria: Criteria, *, from_touches: bool = False) -> dict:
+    """The touch figures per rep and period: from the rollups (crm/reports/rollups.py) when they apply,
+    else (or with ``from_touches``, the definition the rollups must agree with) from the touches."""
+    if rollups_apply(criteria) and not from_touches:
+        def scope(column):
+            return _person_filter(column, criteria)
+        span = (criteria.span_start, criteria.current_start, criteria.end)
+        return {"touches": rollups.activity_sums(rollups.split_span(*span), criteria.current_start, scope),
+                "leads": rollups.distinct_leads(*span, scope)}
+    figures = rollups.touch_figures()
     tcur = _cur(Touch.occurred_at, criteria).label("cur")
     # Per rep, period and lead first (a hash aggregate), then per rep and period: distinct leads
     # are then a plain count, with no sort of every touch.
-    per_lead = (select(
-        Touch.user_id.label("rep_id"), tcur, Touch.lead_id.label("lead_id"),
-        _sum_if(outbound_call).label("outbound_calls"),
-        _sum_if(and_(outbound_call, Touch.outcome == Outcome.CONNECTED)).label("connects"),
-        _sum_if(completed).label("completed_calls"),
-        _sum_if(completed, Touch.talk_seconds).label("talk_seconds"),
-        _sum_if(completed, Touch.talk_seconds + Touch.hold_seconds + Touch.wrap_seconds).label("handle_seconds"),
-        _sum_if(and_(Touch.channel == Channel.EMAIL, outbound)).label("emails"),
-        _sum_if(and_(Touch.channel == Channel.CHAT, outbound)).label("chats"),
-        _sum_if(and_(Touch.channel == Channel.SOCIAL, outbound)).label("social"),
-    ).where(*touch_conditions(criteria)).group_by(Touch.user_id, tcur, Touch.lead_id).subquery("per_lead"))
+    per_lead = (select(Touch.user_id.label("rep_id"), tcur, Touch.lead_id.label("lead_id"),
+                       *(func.sum(figures[name]).label(name) for name in rollups.ADDITIVE))
+                .where(*touch_conditions(criteria)).group_by(Touch.user_id, tcur, Touch.lead_id).subquery("per_lead"))
     t = per_lead.c
     touches = (select(
-        t.rep_id, t.cur, *(func.sum(getattr(t, name)).label(name) for name in (
-            "outbound_calls", "connects", "completed_calls", "talk_seconds", "handle_seconds", "emails", "chats",
-            "social")),
+        t.rep_id, t.cur, *(func.sum(getattr(t, name)).label(name) for name in rollups.ADDITIVE),
         _sum_if(and_(t.lead_id.is_not(None), t.outbound_calls > 0)).label("leads_called"),
         func.count(t.lead_id).label("leads_worked"),
     ).group_by(t.rep_id, t.cur))
+    return {"touches": touches}
 
+
+def activity_statements(criteria: Criteria, now: datetime | None = None, *, from_touches: bool = False) -> dict:
+    now = now or utcnow()
     lead_conds = [*lead_conditions(criteria), Lead.owner_id.is_not(None)]
     lcur = _cur(Lead.created_at, criteria)
     untouched = (select(Lead.owner_id.label("rep_id"), lcur.label("cur"),
                         _sum_if(Lead.first_touch_at.is_(None)).label("untouched_leads"))
                  .where(*lead_conds).group_by(Lead.owner_id, lcur))
+    # Every owned lead of the cohort; the untouched ones have no wait (NULL), which the medians skip.
     waits = select((Lead.owner_id * 2 + lcur).label("key"), lcur.label("cur"),
                    seconds_between(Lead.created_at, Lead.first_touch_at).label("secs")).where(
-        *lead_conds, Lead.first_touch_at.is_not(None)).subquery("waits")
+        *lead_conds).subquery("waits")
 
     due_until = min(criteria.end, now)
     kcur = _cur(Task.due_at, criteria)
@@ -256,14 +300,15 @@ def activity_statements(criteria: Criteria, now: datetime | None = None) -> dict
 
     hcur = _cur(Handoff.created_at, criteria)
     accepted = Handoff.status == HandoffStatus.ACCEPTED
+    # The won leads from their own small index (ix_leads_won), not a join of every lead.
+    won_leads = select(Lead.id).where(Lead.status == LeadStatus.WON)
     handoff_conds = [in_period(Handoff.created_at, criteria.span_start, criteria.end),
                      Handoff.status != HandoffStatus.CANCELLED, Handoff.from_user_id.is_not(None),
                      *_person_filter(Handoff.from_user_id, criteria), *_lead_filter(Handoff.lead_id, criteria)]
     handoffs = (select(Handoff.from_user_id.label("rep_id"), hcur.label("cur"), func.count().label("handoffs_sent"),
                        _sum_if(accepted).label("handoffs_accepted"),
                        _sum_if(Handoff.status == HandoffStatus.REJECTED).label("handoffs_rejected"),
-                       _sum_if(and_(accepted, Lead.status == LeadStatus.WON)).label("handoffs_won"))
-                .select_from(Handoff).join(Lead, Lead.id == Handoff.lead_id)
+                       _sum_if(and_(accepted, Handoff.lead_id.in_(won_leads))).label("handoffs_won"))
                 .where(*handoff_conds).group_by(Handoff.from_user_id, hcur))
     accept_waits = select((Handoff.from_user_id * 2 + hcur).label("key"), hcur.label("cur"),
                           (seconds_between(func.coalesce(Handoff.submitted_at, Handoff.created_at), Handoff.decided_at)
@@ -271,31 +316,49 @@ def activity_statements(criteria: Criteria, now: datetime | None = None) -> dict
         *handoff_conds, accepted, Handoff.decided_at.is_not(None)).subquery("accept_waits")
     pg = is_postgresql(db.session)
     return {
-        "touches": touches, "untouched": untouched, "tasks": tasks, "handoffs": handoffs,
-        "speed_by_rep": quantiles(waits, waits.c.key, waits.c.secs, postgresql=pg),
-        "speed_total": quantiles(waits, waits.c.cur, waits.c.secs, postgresql=pg),
-        "accept_by_rep": quantiles(accept_waits, accept_waits.c.key, accept_waits.c.hours, postgresql=pg),
-        "accept_total": quantiles(accept_waits, accept_waits.c.cur, accept_waits.c.hours, postgresql=pg),
+        **touch_statements(criteria, from_touches=from_touches), "tasks": tasks, "handoffs": handoffs,
+        # PostgreSQL counts the untouched leads in the same pass as the speed-to-lead medians ("missing").
+        **({} if pg else {"untouched": untouched}),
+        "speed": quantiles_per_key_and_total(waits, waits.c.key, waits.c.cur, waits.c.secs, postgresql=pg),
+        "accept": quantiles_per_key_and_total(accept_waits, accept_waits.c.key, accept_waits.c.cur,
+                                              accept_waits.c.hours, postgresql=pg),
     }
 
 
-def activity(criteria: Criteria, now: datetime | None = None) -> dict:
+def activity(criteria: Criteria, now: datetime | None = None, *, from_touches: bool = False) -> dict:
     """Per rep and in total, this period and the previous one (docs/metrics.md, Rep activity)."""
     for_reports(db.session)
-    stmts = activity_statements(criteria, now)
+    stmts = activity_statements(criteria, now, from_touches=from_touches)
     rows: dict[int, dict[int, dict]] = {}
 
     def slot(rep_id: int, period: int) -> dict:
         return rows.setdefault(rep_id, {p: dict.fromkeys(ACTIVITY_COUNTS, 0) for p in PERIODS})[period]
 
-    for name in ("touches", "untouched", "tasks", "handoffs"):
-        for row in db.session.execute(stmts[name]).mappings():
+    for name in ("touches", "untouched", "tasks", "handoffs"):  # (untouched: SQLite; see below)
+        for row in db.session.execute(stmts[name]).mappings() if name in stmts else ():
             target = slot(row["rep_id"], row["cur"])
             for key, value in row.items():
                 if key not in ("rep_id", "cur"):
-                    target[key] = int(value or 0)
-    speed = {int(r["key"]): r for r in db.session.execute(stmts["speed_by_rep"]).mappings()}
-    accept = {int(r["key"]): r for r in db.session.execute(stmts["accept_by_rep"]).mappings()}
+                    target[key] += int(value or 0)
+    # Leads worked and called from the rollups, both periods in one row. A rep is listed for touches in
+    # the span, which leads worked imply; so these only add to reps already listed.
+    for row in db.session.execute(stmts["leads"]).mappings() if "leads" in stmts else ():
+        for period in PERIODS:
+            if row["rep_id"] in rows:
+                target = rows[row["rep_id"]][period]
+                target["leads_worked"] += int(row[f"leads_worked_{period}"] or 0)
+                target["leads_called"] += int(row[f"leads_called_{period}"] or 0)
+    # Medians per rep (key = rep * 2 + period) and over everyone (total_key = period), one statement each.
+    speed, speed_total, accept, accept_total = {}, {}, {}, {}
+    for name, per_rep, total in (("speed", speed, speed_total), ("accept", accept, accept_total)):
+        for r in db.session.execute(stmts[name]).mappings():
+            if r["key"] is not None:
+                per_rep[int(r["key"])] = r
+            else:
+                total[int(r["total_key"])] = r
+    if "untouched" not in stmts:
+        for key, r in speed.items():
+            slot(key // 2, key % 2)["untouched_leads"] += int(r["missing"])
     for key in set(speed) | set(accept):
         slot(key // 2, key % 2)
     for rep_id, periods in rows.items():
@@ -307,8 +370,6 @@ def activity(criteria: Criteria, now: datetime | None = None) -> dict:
         for period, figures in periods.items():
             for key in ACTIVITY_COUNTS:
                 totals[period][key] += figures[key]
-    speed_total = {int(r["key"]): r for r in db.session.execute(stmts["speed_total"]).mappings()}
-    accept_total = {int(r["key"]): r for r in db.session.execute(stmts["accept_total"]).mappings()}
     for period, figures in totals.items():
         _activity_ratios(figures, speed_total.get(period), accept_total.get(period))
     people = _people(criteria, set(rows))

@@ -128,6 +128,8 @@ class Touch(Base):
         Index("ix_touches_channel_occurred_at", "channel", "direction", "occurred_at",
               postgresql_include=REPORT_CHANNEL_COLUMNS),
         Index("ix_touches_conversation", "provider", "conversation_id"),
+        # Every rep's touches of one hour: the activity rollups (crm/reports/rollups.py) rebuild by it.
+        Index("ix_touches_occurred_at", "occurred_at"),
     )
 
     @property

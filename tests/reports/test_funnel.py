@@ -10,6 +10,7 @@ import pytest
 from crm.leads.models import Stage
 from crm.reports import service
 from crm.reports.periods import Criteria, Period
+from crm.reports.sql import REPORT_SETTINGS
 from tests import factories
 from tests.reports.builders import jump, lead_at, lose, move, utc, win
 
@@ -95,4 +96,4 @@ def test_reports_turn_jit_off_on_postgresql_only(db_session, dialect, count_quer
     with count_queries() as counter:
         service.funnel(Criteria(MARCH))
     sets = [s for s in counter.statements if s.startswith("SET")]
-    assert sets == (["SET LOCAL jit = off"] if dialect == "postgresql" else [])
+    assert sets == (list(REPORT_SETTINGS) if dialect == "postgresql" else [])
