@@ -17,7 +17,7 @@ The ALTER TABLE keeps the contacts table locked until the migration commits: run
 when nobody works.
 
 Revision ID: 0015_contacts_search_name
-Revises: 0012_leads_claim_partial
+Revises: 0013_report_rollups
 Create Date: 2026-12-01 15:00:00
 """
 import sqlalchemy as sa
@@ -26,7 +26,7 @@ from alembic import op
 from crm.contacts.folding import name_key
 
 revision = "0015_contacts_search_name"
-down_revision = "0012_leads_claim_partial"
+down_revision = "0013_report_rollups"
 branch_labels = None
 depends_on = None
 
