@@ -24,6 +24,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -165,6 +166,23 @@ def warm_up(port: int, posts: int) -> None:
             assert exc.code == 401, exc.code
 
 
+def stop_when_stored(wrk: subprocess.Popen, url: str, events: int) -> None:
+    """wrk's main thread sleeps its whole -d even when every thread has stopped: interrupt it
+    (SIGINT: it still prints its summary) once every event is stored, or when it ends by itself."""
+    engine = sa.create_engine(url)
+    try:
+        while wrk.poll() is None:
+            time.sleep(0.5)
+            with engine.connect() as conn:
+                if conn.execute(sa.text("SELECT count(*) FROM inbound_events")).scalar() >= events:
+                    break
+        time.sleep(1.0)  # the last answers are still on their way to wrk
+        if wrk.poll() is None:
+            wrk.send_signal(signal.SIGINT)
+    finally:
+        engine.dispose()
+
+
 def check_database(url: str, calls: int, events: int, new_callers: int) -> dict:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
@@ -232,13 +250,15 @@ def main() -> int:
         warm_up(port, args.workers * 4)
         wrk_env = {**os.environ, "BENCH_REQUESTS": str(requests_file), "BENCH_THREADS": str(args.threads)}
         started = time.perf_counter()
-        out = subprocess.run(["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
-                              "--latency", "--timeout", "10s", "-s", str(ROOT / "bench" / "webhook_bench.lua"),
-                              f"http://127.0.0.1:{port}"], env=wrk_env, capture_output=True, text=True, check=True)
+        wrk = subprocess.Popen(["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
+                                "--latency", "--timeout", "10s", "-s", str(ROOT / "bench" / "webhook_bench.lua"),
+                                f"http://127.0.0.1:{port}"], env=wrk_env, stdout=subprocess.PIPE, text=True)
+        stop_when_stored(wrk, url, events)
+        stdout, _ = wrk.communicate()
         wall = time.perf_counter() - started
-        print(out.stdout)
-        requests_per_s = float(re.search(r"Requests/sec:\s+([\d.]+)", out.stdout).group(1))
-        non200 = int(re.search(r"NON200 (\d+)", out.stdout).group(1))
+        print(stdout)
+        requests_per_s = float(re.search(r"Requests/sec:\s+([\d.]+)", stdout).group(1))
+        non200 = int(re.search(r"NON200 (\d+)", stdout).group(1))
         state = check_database(url, args.calls, events, sum(not is_known(n, args.new) for n in range(args.calls)))
         print(f"{args.calls} calls ({args.new} % from new numbers), {events} events in {posts} posts of {args.batch}; "
               f"gunicorn -w {args.workers} "
