@@ -124,6 +124,13 @@ def enroll(lead: Lead, *, now: datetime | None = None) -> CadenceEnrollment | No
     existing = db.session.scalar(select(CadenceEnrollment).where(CadenceEnrollment.lead_id == lead.id))
     if existing is not None:
         return existing
+    enrollment = _new_enrollment(lead, cadence, now)
+    db.session.add(enrollment)
+    db.session.flush()
+    return enrollment
+
+
+def _new_enrollment(lead: Lead, cadence: Cadence, now: datetime | None) -> CadenceEnrollment:
     started = now or lead.created_at or utcnow()
     contact = lead.contact
     first = _first_applicable(cadence.steps, contact)
@@ -133,9 +140,28 @@ def enroll(lead: Lead, *, now: datetime | None = None) -> CadenceEnrollment | No
         enrollment.state, enrollment.ended_at, enrollment.ended_reason = EnrollmentState.COMPLETED, started, "no_steps"
     else:
         enrollment.next_step_at = step_due_at(first, started_at=started, not_before=started, timezone=contact.timezone)
-    db.session.add(enrollment)
-    db.session.flush()
     return enrollment
+
+
+def enroll_new_leads(leads: list[Lead], *, now: datetime | None = None) -> list[CadenceEnrollment]:
+    """``enroll`` for leads made in this transaction (so none is enrolled yet): the default cadence is read
+    once, and the enrolments are inserted together."""
+    made, default = [], ...
+    for lead in leads:
+        if lead.status != LeadStatus.OPEN:
+            continue
+        if lead.campaign is not None and lead.campaign.cadence_id:
+            cadence = cadence_for(lead)
+        else:
+            if default is ...:
+                default = default_cadence()
+            cadence = default
+        if cadence is not None and cadence.steps:
+            made.append(_new_enrollment(lead, cadence, now))
+    if made:
+        db.session.add_all(made)
+        db.session.flush()
+    return made
 
 
 def enroll_many(leads: list[tuple[int, int, int | None]], *, now: datetime) -> int:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import joinedload
 
 from crm.auth.models import User
 from crm.contacts.models import Contact
-from crm.contacts.service import find_or_create_contact, normalise_phone
+from crm.contacts.service import create_contacts, normalise_phone
 from crm.db import is_postgresql
 from crm.errors import ValidationFailed
 from crm.extensions import db
@@ -39,8 +39,7 @@ from crm.integrations.service import (
     store_events,
 )
 from crm.leads.models import Lead
-from crm.leads.service import create_lead
-from crm.queue.assignment import pick_owners
+from crm.leads.service import create_leads
 from crm.touches.models import Channel, Direction, Outcome, Touch
 from crm.touches.service import log_touches, update_touch
 
@@ -236,9 +235,9 @@ def apply_calls(integration: Integration, call_ids: list[str], now: datetime, re
         else:
             call.answered_by = call.touch.user_id if call.touch.answered_at is not None else None
             update_touch(call.touch, user=call.agent, **call.state.fields)
+    mark_processed([event_id for call in ready for event_id in call.unprocessed], now)
     if opening:
         _open_touches(integration, opening)
-    mark_processed([event_id for call in ready for event_id in call.unprocessed], now)
     _pop([(call.agent.id, call.touch.id) for call in ready if call.agent is not None
           and call.touch.answered_at is not None and not call.state.ended and call.answered_by != call.agent.id], now)
     db.session.flush()
@@ -270,14 +269,12 @@ def _open_touches(integration: Integration, opening: list[_Call]) -> None:
         db.session.flush()  # every row lock of the known callers' work is taken before the team's
         lock_team_for_new_leads(integration)
         new_numbers = list(dict.fromkeys(phones[call.call_id] for call in strangers))
-        owners = pick_owners(integration.team_id, len(new_numbers))
-        for phone, owner in zip(new_numbers, owners, strict=True):
-            contact = find_or_create_contact(first_name="Caller", last_name=phone, phone=phone,
-                                             team_id=integration.team_id,
-                                             region=current_app.config["DEFAULT_PHONE_REGION"]).contact
-            contacts[phone] = contact
-            leads[contact.id] = create_lead(contact, actor=None, source=integration.name, team_id=integration.team_id,
-                                            owner=owner)
+        region = current_app.config["DEFAULT_PHONE_REGION"]
+        made = create_contacts([{"first_name": "Caller", "last_name": phone, "phone": phone, "region": region}
+                                for phone in new_numbers], team_id=integration.team_id)
+        for contact, lead in zip(made, create_leads(made, actor=None, source=integration.name,
+                                                    team_id=integration.team_id), strict=True):
+            contacts[contact.phone], leads[contact.id] = contact, lead
         entries += [entry(call, contacts[phones[call.call_id]], leads[contacts[phones[call.call_id]].id])
                     for call in strangers]
     for call, logged in zip(known + strangers, log_touches(entries), strict=True):
