@@ -265,6 +265,35 @@ def on_touch(touch: Touch, *, now: datetime | None = None) -> CadenceEnrollment 
     return enrollment
 
 
+def on_touches(touches: list[Touch]) -> None:
+    """on_touch for many newly logged touches, in order; when they only reach people (or do not count),
+    the cadences they end are stopped with one read and one UPDATE instead of one round each."""
+    counting = [t for t in touches if (t.lead_id is not None or t.lead is not None)
+                and (t.outcome in REACHED_OUTCOMES or (t.channel == Channel.CALL and t.direction == Direction.OUTBOUND
+                                                       and t.outcome in UNANSWERED_CALL_OUTCOMES))]
+    if len(counting) < 2 or any(t.outcome not in REACHED_OUTCOMES for t in counting):
+        for touch in counting:
+            on_touch(touch)
+        return
+    reasons: dict[int, str] = {}
+    for touch in counting:
+        lead_id = touch.lead.id if touch.lead is not None else touch.lead_id
+        reasons.setdefault(lead_id, STOP_REASONS.get(touch.outcome, "reached"))  # the first touch's, as one by one
+    stop_cadences(reasons)
+
+
+def stop_cadences(reasons: dict[int, str]) -> list[CadenceEnrollment]:
+    """stop_cadence for many leads (lead id → reason): one read of their enrolments, one UPDATE."""
+    stopped = []
+    for enrollment in db.session.scalars(select(CadenceEnrollment).where(CadenceEnrollment.lead_id.in_(reasons))):
+        if enrollment.state == EnrollmentState.ACTIVE:
+            enrollment.state, enrollment.ended_at = EnrollmentState.STOPPED, utcnow()
+            enrollment.ended_reason, enrollment.next_step_at = reasons[enrollment.lead_id], None
+            stopped.append(enrollment)
+    db.session.flush()
+    return stopped
+
+
 def on_outcome_changed(touch: Touch, previous: Outcome | None) -> CadenceEnrollment | None:
     """A touch whose outcome a provider changed later (queued → connected): drive the cadence once per touch.
 

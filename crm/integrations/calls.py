@@ -263,10 +263,10 @@ def _open_touches(integration: Integration, opening: list[_Call]) -> None:
                 "direction": call.state.direction, "provider": source, "external_id": call.call_id,
                 **call.state.fields}
 
-    entries = [entry(call, contacts[phones[call.call_id]], leads.get(contacts[phones[call.call_id]].id))
-               for call in known]
+    logged = log_touches([entry(call, contacts[phones[call.call_id]], leads.get(contacts[phones[call.call_id]].id))
+                          for call in known]) if known else []
     if strangers:
-        db.session.flush()  # every row lock of the known callers' work is taken before the team's
+        db.session.flush()  # every row lock of the known callers' work (their leads too) is taken before the team's
         lock_team_for_new_leads(integration)
         new_numbers = list(dict.fromkeys(phones[call.call_id] for call in strangers))
         region = current_app.config["DEFAULT_PHONE_REGION"]
@@ -275,10 +275,10 @@ def _open_touches(integration: Integration, opening: list[_Call]) -> None:
         for contact, lead in zip(made, create_leads(made, actor=None, source=integration.name,
                                                     team_id=integration.team_id), strict=True):
             contacts[contact.phone], leads[contact.id] = contact, lead
-        entries += [entry(call, contacts[phones[call.call_id]], leads[contacts[phones[call.call_id]].id])
-                    for call in strangers]
-    for call, logged in zip(known + strangers, log_touches(entries), strict=True):
-        call.touch = logged.touch
+        logged += log_touches([entry(call, contacts[phones[call.call_id]], leads[contacts[phones[call.call_id]].id])
+                               for call in strangers])
+    for call, touch in zip(known + strangers, logged, strict=True):
+        call.touch = touch.touch
 
 
 def contacts_by_phone(phones: set[str]) -> dict[str, Contact]:

@@ -141,6 +141,9 @@ def lock_team_for_new_leads(integration: Integration) -> None:
     A new contact's INSERT holds a key-share lock on its team row; two posts each holding one
     and then asking round-robin for the team's FOR UPDATE lock would deadlock. Taking the
     FOR UPDATE first makes them queue instead. (SQLite: its write lock already serialises.)
+    The lock is held until commit and serialises the team's new leads: the call webhook takes
+    it only when it really makes a lead, after its other row locks (the known callers' leads),
+    so that the holder never waits for a row another post holds while queueing for this one.
     """
     if integration.team_id is not None:
         db.session.execute(select(Team.id).where(Team.id == integration.team_id).with_for_update())

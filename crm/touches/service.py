@@ -150,7 +150,7 @@ def log_touches(entries: list[dict]) -> list[LoggedTouch]:
             results[index] = LoggedTouch(touch, True)
             if lead is not None:
                 _note_on_lead(lead, touch)
-            cadences.on_touch(touch)
+        cadences.on_touches([touch for _, touch, _ in new])  # connected calls end their cadences in one round
     return results
 
 
