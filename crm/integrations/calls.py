@@ -264,7 +264,7 @@ def _open_touches(integration: Integration, opening: list[_Call]) -> None:
                 **call.state.fields}
 
     logged = log_touches([entry(call, contacts[phones[call.call_id]], leads.get(contacts[phones[call.call_id]].id))
-                          for call in known]) if known else []
+                          for call in known], unseen=True) if known else []
     if strangers:
         db.session.flush()  # every row lock of the known callers' work (their leads too) is taken before the team's
         lock_team_for_new_leads(integration)
@@ -276,7 +276,7 @@ def _open_touches(integration: Integration, opening: list[_Call]) -> None:
                                                     team_id=integration.team_id), strict=True):
             contacts[contact.phone], leads[contact.id] = contact, lead
         logged += log_touches([entry(call, contacts[phones[call.call_id]], leads[contacts[phones[call.call_id]].id])
-                               for call in strangers])
+                               for call in strangers], unseen=True)
     for call, touch in zip(known + strangers, logged, strict=True):
         call.touch = touch.touch
 
