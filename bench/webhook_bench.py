@@ -166,6 +166,31 @@ def warm_up(port: int, posts: int) -> None:
             assert exc.code == 401, exc.code
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def serving_cpu(gunicorn_pid: int, url: str) -> dict[str, float]:
+    """CPU seconds used so far by the gunicorn workers and by the benchmark database's PostgreSQL backends.
+
+    Load-independent where rates are not: other engineers' work on the shared cores slows the
+    rate, not the CPU each event costs. (A backend that closed mid-run would be missed; the
+    workers' pools keep theirs open.)"""
+    children = Path(f"/proc/{gunicorn_pid}/task/{gunicorn_pid}/children").read_text().split()
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        backends = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                        "AND pid <> pg_backend_pid()")).scalars().all()
+    engine.dispose()
+    return {"app": sum(cpu_seconds(int(pid)) for pid in children),
+            **{f"pg:{pid}": cpu_seconds(pid) for pid in backends}}
+
+
 def stop_when_stored(wrk: subprocess.Popen, url: str, events: int) -> None:
     """wrk's main thread sleeps its whole -d even when every thread has stopped: interrupt it
     (SIGINT: it still prints its summary) once every event is stored, or when it ends by itself."""
@@ -248,12 +273,14 @@ def main() -> int:
             stdout=subprocess.DEVNULL, stderr=open(tmp / "gunicorn.log", "w"))  # noqa: SIM115
         wait_for(port)
         warm_up(port, args.workers * 4)
+        cpu_before = serving_cpu(gunicorn.pid, url)
         wrk_env = {**os.environ, "BENCH_REQUESTS": str(requests_file), "BENCH_THREADS": str(args.threads)}
         started = time.perf_counter()
         wrk = subprocess.Popen(["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
                                 "--latency", "--timeout", "10s", "-s", str(ROOT / "bench" / "webhook_bench.lua"),
                                 f"http://127.0.0.1:{port}"], env=wrk_env, stdout=subprocess.PIPE, text=True)
         stop_when_stored(wrk, url, events)
+        cpu_after = serving_cpu(gunicorn.pid, url)
         stdout, _ = wrk.communicate()
         wall = time.perf_counter() - started
         print(stdout)
@@ -270,6 +297,10 @@ def main() -> int:
         print(f"server side: {events} events received over {window:.1f} s (first to last) = {rate:.0f} call events/s "
               f"= {posts / window if window else 0:.0f} posts/s; wrk: {requests_per_s:.0f} requests/s over its run "
               f"(incl. its idle tail); wall {wall:.1f} s; non-200 answers: {non200}")
+        app_cpu = cpu_after["app"] - cpu_before["app"]
+        pg_cpu = sum(v - cpu_before.get(k, 0.0) for k, v in cpu_after.items() if k != "app")
+        print(f"CPU: gunicorn workers {app_cpu:.1f} s = {app_cpu / events * 1000:.2f} ms/event, PostgreSQL backends "
+              f"{pg_cpu:.1f} s = {pg_cpu / events * 1000:.2f} ms/event; load average {os.getloadavg()[0]:.2f}")
         if not state["ok"] or non200:
             print("FAILED: events lost or doubled, or a post refused", file=sys.stderr)
             print((tmp / "gunicorn.log").read_text()[-3000:], file=sys.stderr)
