@@ -297,9 +297,8 @@ def _pop(pairs: list[tuple[int, int]], now: datetime) -> None:
     if not pairs:
         return
     dialect_insert = pg_insert if is_postgresql(db.session) else sqlite_insert
-    db.session.execute(dialect_insert(ScreenPop).values(
-        [{"user_id": user_id, "touch_id": touch_id, "created_at": now} for user_id, touch_id in pairs])
-        .on_conflict_do_nothing(index_elements=["touch_id"]))
+    db.session.execute(dialect_insert(ScreenPop.__table__).on_conflict_do_nothing(index_elements=["touch_id"]),
+                       [{"user_id": user_id, "touch_id": touch_id, "created_at": now} for user_id, touch_id in pairs])
 
 
 # -- the inbound figures of the reports, from call touches -----------------------------------------

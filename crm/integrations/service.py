@@ -162,10 +162,13 @@ def store_events(source: str, events: list, *, kind_of, subject_of, now: datetim
              "payload": event.model_dump(mode="json", exclude_none=True), "received_at": now}
             for event in unique.values()]
     dialect_insert = pg_insert if is_postgresql(db.session) else sqlite_insert
-    stmt = (dialect_insert(InboundEvent).values(rows)
-            .on_conflict_do_nothing(index_elements=["source", "event_id"])
-            .returning(InboundEvent.event_id, InboundEvent.id))
-    inserted = dict(db.session.execute(stmt).all())
+    table = InboundEvent.__table__
+    # One statement, compiled once: the rows go as executemany parameters, which SQLAlchemy's
+    # "insertmanyvalues" sends as a single multi-row INSERT (a .values(rows) would be compiled
+    # anew for every post, a few ms of CPU each).
+    stmt = (dialect_insert(table).on_conflict_do_nothing(index_elements=["source", "event_id"])
+            .returning(table.c.event_id, table.c.id))
+    inserted = dict(db.session.execute(stmt, rows).all())
     return [(event, inserted[event_id]) for event_id, event in unique.items() if event_id in inserted]
 
 
