@@ -180,12 +180,12 @@ def serving_cpu(gunicorn_pid: int, url: str) -> dict[str, float]:
 
     Load-independent where rates are not: other engineers' work on the shared cores slows the
     rate, not the CPU each event costs. (A backend that closed mid-run would be missed; the
-    workers' pools keep theirs open.)"""
+    workers' pools keep theirs open; autovacuum is not counted.)"""
     children = Path(f"/proc/{gunicorn_pid}/task/{gunicorn_pid}/children").read_text().split()
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         backends = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                        "AND pid <> pg_backend_pid()")).scalars().all()
+                                        "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")).scalars().all()
     engine.dispose()
     return {"app": sum(cpu_seconds(int(pid)) for pid in children),
             **{f"pg:{pid}": cpu_seconds(pid) for pid in backends}}
