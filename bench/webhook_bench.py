@@ -13,7 +13,9 @@ team row lock, which serialises those posts). Every request is signed ahead
 (timestamps stay inside the 5-minute window) and posted exactly once by wrk
 (bench/webhook_bench.lua). Then the database is checked: one touch per call, every event
 stored once and applied, the touch's figures as the events say, one contact per new
-number. Exits non-zero if anything was lost or doubled, or below the target rate.
+number. Also printed: the CPU seconds per event of the gunicorn workers and of the database's
+PostgreSQL backends, which other engineers' load on the shared cores hardly changes. Exits
+non-zero if anything was lost or doubled, or below the target rate.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -91,6 +94,10 @@ def prepare(url: str, calls: int, new_percent: int) -> tuple[int, str]:
             {"first_name": f"Known{n}", "last_name": "Caller", "phone": number(n), "timezone": "UTC", "locale": "en"}
             for n in range(calls) if is_known(n, new_percent)])
         integration = service.create_integration(name="Bench ACD", channel="calls", team_id=team.id, actor=None)
+        db.session.commit()
+        # Statistics, as autovacuum would have them on a live database: without them the planner
+        # reads the callers by the phone trigram index (GIN, made for search), ~1 ms a number.
+        db.session.execute(sa.text("ANALYZE"))
         db.session.commit()
         result = integration.integration.id, integration.secret
         db.engine.dispose()
@@ -165,6 +172,48 @@ def warm_up(port: int, posts: int) -> None:
             assert exc.code == 401, exc.code
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def serving_cpu(gunicorn_pid: int, url: str) -> dict[str, float]:
+    """CPU seconds used so far by the gunicorn workers and by the benchmark database's PostgreSQL backends.
+
+    Load-independent where rates are not: other engineers' work on the shared cores slows the
+    rate, not the CPU each event costs. (A backend that closed mid-run would be missed; the
+    workers' pools keep theirs open; autovacuum is not counted.)"""
+    children = Path(f"/proc/{gunicorn_pid}/task/{gunicorn_pid}/children").read_text().split()
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        backends = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                        "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")).scalars().all()
+    engine.dispose()
+    return {"app": sum(cpu_seconds(int(pid)) for pid in children),
+            **{f"pg:{pid}": cpu_seconds(pid) for pid in backends}}
+
+
+def stop_when_stored(wrk: subprocess.Popen, url: str, events: int) -> None:
+    """wrk's main thread sleeps its whole -d even when every thread has stopped: interrupt it
+    (SIGINT: it still prints its summary) once every event is stored, or when it ends by itself."""
+    engine = sa.create_engine(url)
+    try:
+        while wrk.poll() is None:
+            time.sleep(0.5)
+            with engine.connect() as conn:
+                if conn.execute(sa.text("SELECT count(*) FROM inbound_events")).scalar() >= events:
+                    break
+        time.sleep(1.0)  # the last answers are still on their way to wrk
+        if wrk.poll() is None:
+            wrk.send_signal(signal.SIGINT)
+    finally:
+        engine.dispose()
+
+
 def check_database(url: str, calls: int, events: int, new_callers: int) -> dict:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
@@ -230,15 +279,19 @@ def main() -> int:
             stdout=subprocess.DEVNULL, stderr=open(tmp / "gunicorn.log", "w"))  # noqa: SIM115
         wait_for(port)
         warm_up(port, args.workers * 4)
+        cpu_before = serving_cpu(gunicorn.pid, url)
         wrk_env = {**os.environ, "BENCH_REQUESTS": str(requests_file), "BENCH_THREADS": str(args.threads)}
         started = time.perf_counter()
-        out = subprocess.run(["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
-                              "--latency", "--timeout", "10s", "-s", str(ROOT / "bench" / "webhook_bench.lua"),
-                              f"http://127.0.0.1:{port}"], env=wrk_env, capture_output=True, text=True, check=True)
+        wrk = subprocess.Popen(["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
+                                "--latency", "--timeout", "10s", "-s", str(ROOT / "bench" / "webhook_bench.lua"),
+                                f"http://127.0.0.1:{port}"], env=wrk_env, stdout=subprocess.PIPE, text=True)
+        stop_when_stored(wrk, url, events)
+        cpu_after = serving_cpu(gunicorn.pid, url)
+        stdout, _ = wrk.communicate()
         wall = time.perf_counter() - started
-        print(out.stdout)
-        requests_per_s = float(re.search(r"Requests/sec:\s+([\d.]+)", out.stdout).group(1))
-        non200 = int(re.search(r"NON200 (\d+)", out.stdout).group(1))
+        print(stdout)
+        requests_per_s = float(re.search(r"Requests/sec:\s+([\d.]+)", stdout).group(1))
+        non200 = int(re.search(r"NON200 (\d+)", stdout).group(1))
         state = check_database(url, args.calls, events, sum(not is_known(n, args.new) for n in range(args.calls)))
         print(f"{args.calls} calls ({args.new} % from new numbers), {events} events in {posts} posts of {args.batch}; "
               f"gunicorn -w {args.workers} "
@@ -250,6 +303,10 @@ def main() -> int:
         print(f"server side: {events} events received over {window:.1f} s (first to last) = {rate:.0f} call events/s "
               f"= {posts / window if window else 0:.0f} posts/s; wrk: {requests_per_s:.0f} requests/s over its run "
               f"(incl. its idle tail); wall {wall:.1f} s; non-200 answers: {non200}")
+        app_cpu = cpu_after["app"] - cpu_before["app"]
+        pg_cpu = sum(v - cpu_before.get(k, 0.0) for k, v in cpu_after.items() if k != "app")
+        print(f"CPU: gunicorn workers {app_cpu:.1f} s = {app_cpu / events * 1000:.2f} ms/event, PostgreSQL backends "
+              f"{pg_cpu:.1f} s = {pg_cpu / events * 1000:.2f} ms/event; load average {os.getloadavg()[0]:.2f}")
         if not state["ok"] or non200:
             print("FAILED: events lost or doubled, or a post refused", file=sys.stderr)
             print((tmp / "gunicorn.log").read_text()[-3000:], file=sys.stderr)

@@ -135,6 +135,20 @@ def find_or_create_contact(*, actor=None, account: str | None = None, team_id: i
     return ContactMatch(contact, True, None)
 
 
+def create_contacts(people: list[dict], *, actor=None, team_id: int | None = None) -> list[Contact]:
+    """New contacts for people the caller has looked up and not found (under their new-contact locks).
+
+    find_or_create_contact's rules without its lookup, for many at once: one INSERT and one
+    round of audit events. Each dict holds clean_contact_fields' arguments.
+    """
+    contacts = [Contact(team_id=team_id, **clean_contact_fields(**person)) for person in people]
+    db.session.add_all(contacts)
+    db.session.flush()
+    for contact in contacts:
+        record(actor, "contact.created", contact, {"email": contact.email, "phone": contact.phone})
+    return contacts
+
+
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "timezone", "locale")
 
 

@@ -5,6 +5,9 @@ more than once. Each is stored once (InboundEvent); the touch is then *recompute
 every stored event of its call (``fold_call``), so its final state depends only on the set
 of events, never on their order. A call's touch opens with its ``queued`` event (which names
 the caller): events before it wait, unprocessed, and are applied when it comes.
+
+A post is applied set-based (``apply_calls``): all its calls together, in a fixed number of
+statements whatever the number of events (bench/README.md, "Call webhooks").
 """
 
 from __future__ import annotations
@@ -15,30 +18,33 @@ from typing import Literal
 
 from flask import current_app
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload
 
 from crm.auth.models import User
 from crm.contacts.models import Contact
-from crm.contacts.service import find_existing, find_or_create_contact, normalise_phone
+from crm.contacts.service import create_contacts, normalise_phone
+from crm.db import is_postgresql
 from crm.errors import ValidationFailed
 from crm.extensions import db
 from crm.integrations.models import InboundEvent, Integration, ScreenPop
 from crm.integrations.service import (
     WebhookReport,
-    find_agent,
+    find_agents,
     lock_subjects,
     lock_team_for_new_leads,
     mark_processed,
     new_contact_lock,
-    open_lead_of,
+    open_leads_of,
     source_key,
     store_events,
 )
 from crm.leads.models import Lead
-from crm.leads.service import create_lead
+from crm.leads.service import create_leads
 from crm.touches.models import Channel, Direction, Outcome, Touch
-from crm.touches.service import log_touch, update_touch
+from crm.touches.service import log_touches, update_touch
 
 CallEventType = Literal["queued", "answered", "abandoned", "ended"]
 Disposition = Literal["connected", "no_answer", "busy", "voicemail", "wrong_number", "abandoned"]
@@ -163,78 +169,142 @@ def check_events(events: list[CallEvent]) -> list[str]:
 
 
 def receive_calls(integration: Integration, events: list[CallEvent], now: datetime) -> WebhookReport:
-    """Store each new event once and bring every call it touches up to date; flushes, never commits."""
+    """Store each new event once and bring every call it touches up to date; flushes, never commits.
+
+    Set-based, so a batch costs about as many statements as one event: the locks, one INSERT
+    for the events, one read of the calls' stored events, one each for the agents, the
+    touches, the callers and their open leads, one INSERT of the new touches, the touch
+    UPDATEs (one executemany), one UPDATE marking events processed, one INSERT of screen pops.
+    """
     numbers = check_events(events)
     source = source_key(integration)
     # Every lock this post may need, in one sorted round: the calls, and the numbers a new
     # contact may be made for (only a queued event opens a touch, so only these).
     lock_subjects([f"{source}:call:{e.call_id}" for e in events] + [new_contact_lock("phone", n) for n in numbers])
-    if numbers and _unknown_numbers(numbers):
-        lock_team_for_new_leads(integration)
     report = WebhookReport()
     fresh = store_events(source, events, kind_of=lambda e: f"call.{e.type}", subject_of=lambda e: e.call_id, now=now)
     report.duplicates = len(events) - len(fresh)
-    for call_id in dict.fromkeys(event.call_id for event, _id in fresh):
-        touch, applied = apply_call(integration, call_id, now)
-        if touch is None:
-            report.pending += applied
-        else:
-            report.applied += applied
-            report.touch_ids.append(touch.id)
+    if fresh:
+        apply_calls(integration, list(dict.fromkeys(event.call_id for event, _id in fresh)), now, report,
+                    known={event_id: event for event, event_id in fresh})
     return report
 
 
-def _unknown_numbers(numbers: list[str]) -> set[str]:
-    known = db.session.scalars(select(Contact.phone).where(Contact.phone.in_(set(numbers)),
-                                                           Contact.merged_into_id.is_(None),
-                                                           Contact.erased_at.is_(None)))
-    return set(numbers) - set(known)
+@dataclass
+class _Call:
+    call_id: str
+    state: CallState
+    unprocessed: list[int]
+    agent: User | None = None
+    touch: Touch | None = None
+    answered_by: int | None = None  # who had answered it before these events
 
 
-def apply_call(integration: Integration, call_id: str, now: datetime) -> tuple[Touch | None, int]:
-    """Recompute the call's touch from all its stored events; (touch or None while waiting, events applied now)."""
-    source = source_key(integration)
-    rows = db.session.execute(select(InboundEvent.id, InboundEvent.payload, InboundEvent.processed_at).where(
-        InboundEvent.source == source, InboundEvent.subject_key == call_id, InboundEvent.kind.like("call.%"))).all()
-    unprocessed = [row.id for row in rows if row.processed_at is None]
-    state = fold_call([CallEvent.model_validate(row.payload, strict=False) for row in rows])
-    if state is None:
-        return None, len(unprocessed)
-    agent = find_agent(state.agent_id, state.agent_email)
-    touch = db.session.scalar(select(Touch).where(Touch.provider == source, Touch.external_id == call_id)
-                              .options(joinedload(Touch.lead)))
-    was_answered_by = touch.user_id if touch is not None and touch.answered_at is not None else None
-    if touch is None:
-        contact, lead = _caller(integration, state)
-        touch = log_touch(contact=contact, lead=lead, user=agent, channel=Channel.CALL, direction=state.direction,
-                          provider=source, external_id=call_id, **state.fields).touch
-    else:
-        update_touch(touch, user=agent, **state.fields)
-    mark_processed(unprocessed, now)
-    if agent is not None and touch.answered_at is not None and not state.ended and was_answered_by != agent.id:
-        _pop(agent, touch)
+def apply_calls(integration: Integration, call_ids: list[str], now: datetime, report: WebhookReport,
+                known: dict[int, CallEvent] | None = None) -> None:
+    """Recompute the touches of these calls from all their stored events (the caller holds their locks).
+
+    Calls without a stored ``queued`` event wait (their events stay unprocessed). ``known``:
+    events already parsed, by InboundEvent id, so fresh events are not validated twice.
+    """
+    source, known = source_key(integration), known or {}
+    stored: dict[str, list] = {call_id: [] for call_id in call_ids}
+    for row in db.session.execute(select(InboundEvent.id, InboundEvent.subject_key, InboundEvent.payload,
+                                         InboundEvent.processed_at).where(
+            InboundEvent.source == source, InboundEvent.subject_key.in_(call_ids), InboundEvent.kind.like("call.%"))):
+        stored[row.subject_key].append(row)
+    ready: list[_Call] = []
+    for call_id, rows in stored.items():
+        unprocessed = [row.id for row in rows if row.processed_at is None]
+        state = fold_call([known[row.id] if row.id in known else CallEvent.model_validate(row.payload, strict=False)
+                           for row in rows])
+        if state is None:
+            report.pending += len(unprocessed)
+        else:
+            report.applied += len(unprocessed)
+            ready.append(_Call(call_id, state, unprocessed))
+    if not ready:
+        return
+    agents = find_agents([(c.state.agent_id, c.state.agent_email) for c in ready])
+    touches = {t.external_id: t for t in db.session.scalars(
+        select(Touch).where(Touch.provider == source, Touch.external_id.in_([c.call_id for c in ready]))
+        .options(joinedload(Touch.lead)))}
+    opening: list[_Call] = []
+    for call in ready:
+        call.agent = agents.get((call.state.agent_id, call.state.agent_email))
+        call.touch = touches.get(call.call_id)
+        if call.touch is None:
+            opening.append(call)
+        else:
+            call.answered_by = call.touch.user_id if call.touch.answered_at is not None else None
+            update_touch(call.touch, user=call.agent, **call.state.fields)
+    mark_processed([event_id for call in ready for event_id in call.unprocessed], now)
+    if opening:
+        _open_touches(integration, opening)
+    _pop([(call.agent.id, call.touch.id) for call in ready if call.agent is not None
+          and call.touch.answered_at is not None and not call.state.ended and call.answered_by != call.agent.id], now)
     db.session.flush()
-    return touch, len(unprocessed)
+    report.touch_ids.extend(call.touch.id for call in ready)
 
 
-def _caller(integration: Integration, state: CallState) -> tuple[Contact, Lead | None]:
-    """The contact on the other end (by E.164 number) and their open lead; a stranger becomes a new lead."""
-    phone = normalise_phone(state.caller_number)
-    known, _on = find_existing(None, phone)
-    if known is None:
-        lock_subjects([new_contact_lock("phone", phone)])  # two calls from one new number: one contact
-        known, _on = find_existing(None, phone)
-    if known is not None:
-        return known, open_lead_of(known)
-    contact = find_or_create_contact(first_name="Caller", last_name=phone, phone=phone, team_id=integration.team_id,
-                                     region=current_app.config["DEFAULT_PHONE_REGION"]).contact
-    lead = create_lead(contact, actor=None, source=integration.name, team_id=integration.team_id)
-    return contact, lead
+def _open_touches(integration: Integration, opening: list[_Call]) -> None:
+    """Log the first touch of each call: known callers first, then strangers, each a new lead.
+
+    The team row lock that round-robin needs is taken only when a new lead is really made, and
+    as late as possible (it is held until commit and serialises the team's new leads). Nothing
+    touched after it is locked by a post not holding it (only new rows; see lock_team_for_new_leads).
+    """
+    source = source_key(integration)
+    phones = {call.call_id: normalise_phone(call.state.caller_number) for call in opening}
+    contacts = contacts_by_phone(set(phones.values()))
+    leads = open_leads_of(list(contacts.values()))
+    known = [call for call in opening if phones[call.call_id] in contacts]
+    strangers = [call for call in opening if phones[call.call_id] not in contacts]
+
+    def entry(call: _Call, contact: Contact, lead: Lead | None) -> dict:
+        return {"contact": contact, "lead": lead, "user": call.agent, "channel": Channel.CALL,
+                "direction": call.state.direction, "provider": source, "external_id": call.call_id,
+                **call.state.fields}
+
+    logged = log_touches([entry(call, contacts[phones[call.call_id]], leads.get(contacts[phones[call.call_id]].id))
+                          for call in known], unseen=True) if known else []
+    if strangers:
+        db.session.flush()  # every row lock of the known callers' work (their leads too) is taken before the team's
+        lock_team_for_new_leads(integration)
+        new_numbers = list(dict.fromkeys(phones[call.call_id] for call in strangers))
+        region = current_app.config["DEFAULT_PHONE_REGION"]
+        made = create_contacts([{"first_name": "Caller", "last_name": phone, "phone": phone, "region": region}
+                                for phone in new_numbers], team_id=integration.team_id)
+        for contact, lead in zip(made, create_leads(made, actor=None, source=integration.name,
+                                                    team_id=integration.team_id), strict=True):
+            contacts[contact.phone], leads[contact.id] = contact, lead
+        logged += log_touches([entry(call, contacts[phones[call.call_id]], leads[contacts[phones[call.call_id]].id])
+                               for call in strangers], unseen=True)
+    for call, touch in zip(known + strangers, logged, strict=True):
+        call.touch = touch.touch
 
 
-def _pop(agent: User, touch: Touch) -> None:
-    if db.session.scalar(select(ScreenPop.id).where(ScreenPop.touch_id == touch.id)) is None:
-        db.session.add(ScreenPop(user_id=agent.id, touch_id=touch.id))
+def contacts_by_phone(phones: set[str]) -> dict[str, Contact]:
+    """The live contact of each E.164 number (the oldest, as find_existing picks it)."""
+    found: dict[str, Contact] = {}
+    if phones:
+        # Each number as a one-value range: only the phone btree serves ranges. ``phone IN (…)`` is
+        # also answered by the search trigram index (GIN), which PostgreSQL often prefers and which
+        # is far slower for exact numbers (~1 ms each, worse with its pending list of new rows).
+        matches = or_(*(Contact.phone.between(phone, phone) for phone in sorted(phones)))
+        for contact in db.session.scalars(select(Contact).where(
+                matches, Contact.merged_into_id.is_(None), Contact.erased_at.is_(None)).order_by(Contact.id)):
+            found.setdefault(contact.phone, contact)
+    return found
+
+
+def _pop(pairs: list[tuple[int, int]], now: datetime) -> None:
+    """A screen pop for each (agent, touch) whose touch has none yet: one INSERT … ON CONFLICT DO NOTHING."""
+    if not pairs:
+        return
+    dialect_insert = pg_insert if is_postgresql(db.session) else sqlite_insert
+    db.session.execute(dialect_insert(ScreenPop.__table__).on_conflict_do_nothing(index_elements=["touch_id"]),
+                       [{"user_id": user_id, "touch_id": touch_id, "created_at": now} for user_id, touch_id in pairs])
 
 
 # -- the inbound figures of the reports, from call touches -----------------------------------------

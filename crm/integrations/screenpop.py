@@ -2,10 +2,11 @@
 
 Design: server-sent events, polled from the database, short-lived.
 
-- ``apply_call`` writes a ScreenPop row in the webhook's transaction. The rep's page keeps an
-  EventSource on /events/stream; the stream reads that rep's rows after the last id it saw.
-  The row is the hand-over, so the webhook and the stream may be served by different
-  gunicorn workers (or machines): nothing lives in one worker's memory.
+- ``apply_calls`` writes a ScreenPop row in the webhook's transaction (one INSERT … ON
+  CONFLICT DO NOTHING for the whole post). The rep's page keeps an EventSource on
+  /events/stream; the stream reads that rep's rows after the last id it saw. The row is the
+  hand-over, so the webhook and the stream may be served by different gunicorn workers (or
+  machines): nothing lives in one worker's memory.
 - Each stream answer is short: with the default SCREEN_POP_HOLD_SECONDS=0 it sends what is
   waiting and closes; the browser reconnects after ``retry`` (700 ms) and sends Last-Event-ID.
   A sync gunicorn worker is thus held for one small indexed query, never for minutes, and a

@@ -120,6 +120,32 @@ def create_lead(contact: Contact, *, actor: User | None, source: str | None = No
     return lead
 
 
+def create_leads(contacts: list[Contact], *, actor: User | None, source: str | None = None,
+                 team_id: int | None = None) -> list[Lead]:
+    """create_lead (owner AUTO, no campaign) for many contacts at once, in ``contacts``' order.
+
+    One round-robin pick for all (``pick_owners``: the team row lock once), one INSERT of the
+    leads, one of their stage changes and audit events, one enrolment round.
+    """
+    from crm.cadences import service as cadences
+    from crm.queue.assignment import pick_owners
+
+    if not contacts:
+        return []
+    owners = pick_owners(team_id, len(contacts))
+    source_obj, currency = get_or_create_source(source), check_currency(None)
+    leads = [Lead(contact=contact, title=contact.full_name, stage=Stage.DISCOVER, status=LeadStatus.OPEN, owner=owner,
+                  team_id=team_id, source=source_obj, campaign=None, value=None, currency=currency, score=0)
+             for contact, owner in zip(contacts, owners, strict=True)]
+    db.session.add_all(leads)
+    db.session.flush()
+    for lead, owner in zip(leads, owners, strict=True):
+        _write_change(lead, actor, from_stage=None, from_status=None, note="created", at=lead.created_at)
+        record(actor, "lead.created", lead, {"contact_id": lead.contact_id, "owner_id": getattr(owner, "id", None)})
+    cadences.enroll_new_leads(leads)
+    return leads
+
+
 def allowed_stages(lead: Lead) -> list[Stage]:
     """Stages an open lead may move to now: one step forward or back."""
     if lead.status != LeadStatus.OPEN:

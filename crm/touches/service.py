@@ -107,15 +107,18 @@ def _note_on_lead(lead: Lead, touch: Touch) -> None:
         lead.first_touch_at = touch.occurred_at
 
 
-def log_touches(entries: list[dict]) -> list[LoggedTouch]:
+def log_touches(entries: list[dict], *, unseen: bool = False) -> list[LoggedTouch]:
     """Many touches at once, same rules as log_touch: one lookup and one INSERT round for the lot.
 
     Each entry holds log_touch's keyword arguments; the answers come back in the same
     order. For senders that log a touch per message in batches (the email outbox).
+    ``unseen``: the caller has just looked up these provider ids and holds locks that keep
+    anyone else from logging them (the call webhook's per-call locks), so neither the lookup
+    nor the savepoint that settles a concurrent delivery is needed.
     """
     keyed = [(e.get("provider", "touchline"), e["external_id"]) for e in entries if e.get("external_id")]
     found = {}
-    if keyed:
+    if keyed and not unseen:
         rows = db.session.scalars(select(Touch).where(tuple_(Touch.provider, Touch.external_id).in_(keyed)))
         found = {(t.provider, t.external_id): t for t in rows}
     results: list[LoggedTouch | None] = []
@@ -137,7 +140,12 @@ def log_touches(entries: list[dict]) -> list[LoggedTouch]:
                       **{k: v for k, v in details.items() if v is not None})
         new.append((len(results), touch, lead))
         results.append(None)
-    if new:
+    if not new:
+        return results
+    if unseen:
+        db.session.add_all([touch for _, touch, _ in new])
+        db.session.flush()
+    else:
         try:
             with db.session.begin_nested():
                 db.session.add_all([touch for _, touch, _ in new])
@@ -146,11 +154,11 @@ def log_touches(entries: list[dict]) -> list[LoggedTouch]:
             for index, _touch, _lead in new:
                 results[index] = log_touch(**entries[index])
             return results
-        for index, touch, lead in new:
-            results[index] = LoggedTouch(touch, True)
-            if lead is not None:
-                _note_on_lead(lead, touch)
-            cadences.on_touch(touch)
+    for index, touch, lead in new:
+        results[index] = LoggedTouch(touch, True)
+        if lead is not None:
+            _note_on_lead(lead, touch)
+    cadences.on_touches([touch for _, touch, _ in new])  # connected calls end their cadences in one round
     return results
 
 
