@@ -35,12 +35,9 @@ def create_app(config: object | dict | None = None) -> Flask:
         app.config.from_object(config)
 
     from crm import models  # noqa: F401  (the whole metadata, before anything queries)
-    from crm.db import engine_options
     from crm.extensions import babel, bootstrap, csrf, db, limiter, login_manager
     from crm.i18n import select_locale, select_timezone
 
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
-        app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     db.init_app(app)
     with app.app_context():
         from crm.db import ping_when_idle

@@ -89,22 +89,6 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
 
 
-def engine_options(url: str, options: dict) -> dict:
-    """The engine options for ``url``: on PostgreSQL every connection plans each statement for its values.
-
-    psycopg prepares a statement on a connection from its fifth run, and PostgreSQL may then switch it to
-    a generic plan, chosen without the values: on skewed data (a rep with 3,500 open leads, an admin's
-    whole organisation) those read far more than needed (the work list took 40 ms on custom plans and
-    100–270 ms once generic, at 1M leads). Statements still skip parsing when prepared; the one statement
-    measured to gain from a generic plan (the claim of Next lead) asks for it itself.
-    """
-    if not url.startswith("postgresql"):
-        return options
-    connect_args = dict(options.get("connect_args") or {})
-    connect_args["options"] = " ".join(filter(None, [connect_args.get("options"), "-c plan_cache_mode=force_custom_plan"]))
-    return {**options, "connect_args": connect_args}
-
-
 def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
     """Check a pooled connection is alive before use only if it sat unused for ``idle_seconds``.
 

@@ -66,18 +66,3 @@ def test_only_connections_idle_past_the_threshold_are_pinged(database, monkeypat
         assert len(sent) == pings
         db.engine.dispose()
 
-
-def test_postgresql_connections_plan_each_statement_for_its_values(pg_database):
-    """Prepared statements keep custom plans (generic ones read far more on skewed data); the claim opts out."""
-    app = make_app(pg_database, SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": "-c work_mem=8MB"}})
-    with app.app_context():
-        assert db.session.scalar(sa.text("SHOW plan_cache_mode")) == "force_custom_plan"
-        assert db.session.scalar(sa.text("SHOW work_mem")) == "8MB"  # options given by the operator are kept
-        db.session.remove()
-        db.engine.dispose()
-
-
-def test_sqlite_engine_options_are_left_as_given():
-    from crm.db import engine_options
-
-    assert engine_options("sqlite:///x.db", {"pool_size": 3}) == {"pool_size": 3}

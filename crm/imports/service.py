@@ -401,11 +401,13 @@ def _write(to_create, *, actor, team_id, lookups) -> None:
             "stage": Stage.DISCOVER, "status": LeadStatus.OPEN, "owner_id": owner.id if owner else None,
             "team_id": team_id if team_id else (owner.team_id if owner else None), "source_id": row["source_id"],
             "campaign_id": row["campaign_id"], "value": row["value"], "currency": row["currency"], "score": 0,
-            "lost_note": "", "created_at": now, "updated_at": now, "stage_changed_at": now})
+            "lost_note": "", "created_at": now, "updated_at": now, "stage_changed_at": now,
+            "furthest_stage": Stage.DISCOVER})  # the funnel's facts of a new lead, as the trigger would set them
     lead_ids = bulk_insert(db.session, Lead.__table__, lead_rows)
     bulk_insert(db.session, StageChange.__table__, [
         {"lead_id": lead_id, "from_stage": None, "to_stage": Stage.DISCOVER, "from_status": None,
-         "to_status": LeadStatus.OPEN, "changed_at": now, "changed_by_id": getattr(actor, "id", None), "note": "imported"}
+         "to_status": LeadStatus.OPEN, "changed_at": now, "changed_by_id": getattr(actor, "id", None), "note": "imported",
+         "lead_created_at": now, "ended_at": None}
         for lead_id in lead_ids])
     enroll_many([(lead_id, row["contact_id"], row["campaign_id"]) for lead_id, row in zip(lead_ids, lead_rows,
                                                                                         strict=True)], now=now)

@@ -205,3 +205,19 @@ def test_calling_hours_setting_is_read_from_config(app, rep, cadence):
             assert _reasons(rep, now=None) == [(lead.id, Reason.CADENCE_STEP)]
     finally:
         app.config["CALLING_HOURS"] = "08:00-21:00"
+
+
+def test_the_work_list_is_planned_for_the_rep_on_postgresql(rep):
+    """A generic plan (PostgreSQL's choice for a statement prepared by psycopg) ignores how many leads the
+    rep has; the work list asks for plans made for its values."""
+    from sqlalchemy import text
+
+    from crm.db import is_postgresql
+    from crm.extensions import db
+    from crm.queue.service import work_items
+
+    if not is_postgresql(db.session):
+        pytest.skip("SQLite has no plan cache")
+    assert db.session.scalar(text("SHOW plan_cache_mode")) == "auto"
+    work_items(rep)
+    assert db.session.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
