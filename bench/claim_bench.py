@@ -24,10 +24,10 @@ import statistics
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
 
+from bench.common import cpu_seconds
 from bench.generate import DEFAULT_URL
 
 STEPS = [("call", 0, "09:00", "12:00"), ("call", 1, "14:00", "17:00"), ("call", 3, "10:00", "13:00"),
@@ -106,7 +106,7 @@ def claimant(url: str, rep_id: int, seconds: float, start, results, claim_only: 
         db.session.commit()
         _claim_statement(rep.team_id is not None)  # built once per process, as in a web worker: not measured
         start.wait()
-        cpu_before, backend_before = time.process_time(), process_cpu_seconds(backend)
+        cpu_before, backend_before = time.process_time(), cpu_seconds(backend)
         began = time.perf_counter()
         while time.perf_counter() - began < seconds:
             t = time.perf_counter()
@@ -125,15 +125,9 @@ def claimant(url: str, rep_id: int, seconds: float, start, results, claim_only: 
                 log_outcome(rep, claim.lead, outcome="no_answer", had_lease=True)
             db.session.commit()
         elapsed = time.perf_counter() - began
-        cpu = (time.process_time() - cpu_before, process_cpu_seconds(backend) - backend_before)
+        cpu = (time.process_time() - cpu_before, cpu_seconds(backend) - backend_before)
         db.session.remove()
     results.put((rep_id, claims, latencies, elapsed, cpu))
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process on this machine (the claimant's PostgreSQL backend)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:

@@ -36,6 +36,7 @@ def write_csv(path: str, rows: int, seed: int = 3) -> None:
 def run(url: str, rows: int, queue) -> None:
     import sqlalchemy as sa
 
+    from bench.common import cpu_seconds
     from bench.generate import recreate
     from crm import create_app
     from crm.auth.service import create_user
@@ -55,7 +56,7 @@ def run(url: str, rows: int, queue) -> None:
         team_id = db.session.execute(sa.text("SELECT id FROM teams WHERE name = 'Bench'")).scalar()
         sniffed = service.sniff(path)
         backend = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar()
-        pg_before, cpu_before = postgres_cpu_seconds(backend), time.process_time()
+        pg_before, cpu_before = cpu_seconds(backend, gone=float("-inf")), time.process_time()
         load_before = os.getloadavg()[0]
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.perf_counter()
@@ -69,7 +70,7 @@ def run(url: str, rows: int, queue) -> None:
             counts[2] += len(result.rejected)
         seconds = time.perf_counter() - started
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        pg_cpu, main_cpu = postgres_cpu_seconds(backend) - pg_before, time.process_time() - cpu_before
+        pg_cpu, main_cpu = cpu_seconds(backend, gone=float("-inf")) - pg_before, time.process_time() - cpu_before
         # the validation worker has exited by now, so its CPU time is in RUSAGE_CHILDREN
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         worker_cpu = children.ru_utime + children.ru_stime
@@ -83,16 +84,6 @@ def run(url: str, rows: int, queue) -> None:
                "cpu_ms_per_1k_main": round(main_cpu * per_k * 1000), "cpu_ms_per_1k_validation": round(worker_cpu * per_k * 1000),
                "cpu_ms_per_1k_postgres": round(pg_cpu * per_k * 1000) if pg_cpu >= 0 else None,
                "load_avg_1m": f"{load_before:.1f}->{os.getloadavg()[0]:.1f}"})
-
-
-def postgres_cpu_seconds(pid: int) -> float:
-    """CPU time of a local PostgreSQL backend (from /proc), or -inf when it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("-inf")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:

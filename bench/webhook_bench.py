@@ -32,35 +32,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import cpu_seconds, create_database, drop_database  # noqa: E402  (after the path above)
+
 TARGET_PER_SECOND = 500
 AGENTS = 20
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-
-
-def create_database(admin_url: str) -> str:
-    name = f"touchline_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(admin_url: str, url: str) -> None:
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-    admin.dispose()
 
 
 def number(n: int) -> str:
@@ -170,15 +154,6 @@ def warm_up(port: int, posts: int) -> None:
             urllib.request.urlopen(request, timeout=60)
         except urllib.error.HTTPError as exc:
             assert exc.code == 401, exc.code
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a process has used (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def serving_cpu(gunicorn_pid: int, url: str) -> dict[str, float]:

@@ -420,8 +420,8 @@ def _claim_statement(has_team: bool):
 
 class _Compiled:
     """A statement compiled once for PostgreSQL and run as its SQL text through psycopg's raw cursor
-    (``$1`` placeholders): a claim pays neither for SQLAlchemy's cache key of a large statement, nor for
-    ORM result loading, nor for psycopg parsing 13 kB of SQL for its placeholders on every call."""
+    (numbered parameters, ``$1``): a claim pays neither for SQLAlchemy's cache key of a large statement, nor for
+    ORM result loading, nor for psycopg parsing 13 kB of SQL for its parameter markers on every call."""
 
     NAMED = ("rep_id", "team_id", "now", "expires", "exclude", "skip", "limit", "double_limit", "zones",
              "rested_before", "audited_at")

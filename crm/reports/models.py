@@ -47,42 +47,38 @@ class Target(TimestampMixin, Base):
 # of a rep's touch in activity_marks; the activity_rollups job rebuilds what was noted and clears it.
 
 
-class ActivityHour(Base):
+class ActivityFigures:
+    """The additive touch figures a rollup row holds (the sums the activity report needs)."""
+
+    touches: Mapped[int] = mapped_column(default=0)
+    outbound_calls: Mapped[int] = mapped_column(default=0)
+    connects: Mapped[int] = mapped_column(default=0)
+    completed_calls: Mapped[int] = mapped_column(default=0)
+    talk_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    handle_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    emails: Mapped[int] = mapped_column(default=0)
+    chats: Mapped[int] = mapped_column(default=0)
+    social: Mapped[int] = mapped_column(default=0)
+
+
+class ActivityHour(ActivityFigures, Base):
     """One rep's additive touch figures of one UTC hour (``hour`` = seconds since the epoch // 3600)."""
 
     __tablename__ = "activity_hours"
 
     hour: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    touches: Mapped[int] = mapped_column(default=0)
-    outbound_calls: Mapped[int] = mapped_column(default=0)
-    connects: Mapped[int] = mapped_column(default=0)
-    completed_calls: Mapped[int] = mapped_column(default=0)
-    talk_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
-    handle_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
-    emails: Mapped[int] = mapped_column(default=0)
-    chats: Mapped[int] = mapped_column(default=0)
-    social: Mapped[int] = mapped_column(default=0)
 
     __table_args__ = (Index("ix_activity_hours_user_hour", "user_id", "hour"),)
 
 
-class ActivityDay(Base):
+class ActivityDay(ActivityFigures, Base):
     """The same per UTC day (``day`` = hour // 24): the sums of its 24 ``activity_hours``."""
 
     __tablename__ = "activity_days"
 
     day: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    touches: Mapped[int] = mapped_column(default=0)
-    outbound_calls: Mapped[int] = mapped_column(default=0)
-    connects: Mapped[int] = mapped_column(default=0)
-    completed_calls: Mapped[int] = mapped_column(default=0)
-    talk_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
-    handle_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
-    emails: Mapped[int] = mapped_column(default=0)
-    chats: Mapped[int] = mapped_column(default=0)
-    social: Mapped[int] = mapped_column(default=0)
 
     __table_args__ = (Index("ix_activity_days_user_day", "user_id", "day"),)
 

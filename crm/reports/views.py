@@ -85,78 +85,75 @@ def index():
     return redirect(url_for("reports.funnel"))
 
 
+def _report(name: str, template: str, build, model=ReportQuery):
+    """A report page: the filters, then ``build(criteria, query)``'s chart and rows; 422 with the form's errors."""
+    form, query = _filters(model)
+    if query is None:
+        return _render(name, template, form, None), 422
+    criteria = service.criteria_for(current_user, query)
+    return _render(name, template, form, criteria, **build(criteria, query))
+
+
+def _bars(chart_id: str, title, description, bars, fmt=formatting.num):
+    return charts.bar_chart(chart_id, title, description, bars, fmt=fmt, previous_label=_("Previous period"))
+
+
 @bp.get("/reports/funnel")
 @login_required
 def funnel():
-    form, query = _filters()
-    if query is None:
-        return _render("funnel", "reports/funnel.html", form, None), 422
-    criteria = service.criteria_for(current_user, query)
-    result = service.funnel(criteria)
-    cur, prev = result["current"], result["previous"]
-    stages = [("created", _("Created")), ("reached_nurture", _("Nurture")), ("reached_propose", _("Propose")),
-              ("reached_close", _("Close")), ("won", _("Won"))]
-    chart = charts.bar_chart("funnel-chart", _("Funnel: leads created in the period and how far they got"),
-                             _("Bars per stage; the thin light bar is the previous period. The table beside "
-                               "has every figure."), [(label, cur[k], prev[k]) for k, label in stages],
-                             fmt=formatting.num, previous_label=_("Previous period"))
-    return _render("funnel", "reports/funnel.html", form, criteria, result=result, chart=chart,
-                   rows=layout.comparison_rows(cur, prev, layout.FUNNEL))
+    def build(criteria, _query):
+        result = service.funnel(criteria)
+        cur, prev = result["current"], result["previous"]
+        stages = [("created", _("Created")), ("reached_nurture", _("Nurture")), ("reached_propose", _("Propose")),
+                  ("reached_close", _("Close")), ("won", _("Won"))]
+        chart = _bars("funnel-chart", _("Funnel: leads created in the period and how far they got"),
+                      _("Bars per stage; the thin light bar is the previous period. The table beside "
+                        "has every figure."), [(label, cur[k], prev[k]) for k, label in stages])
+        return {"result": result, "chart": chart, "rows": layout.comparison_rows(cur, prev, layout.FUNNEL)}
+    return _report("funnel", "reports/funnel.html", build)
 
 
 @bp.get("/reports/activity")
 @login_required
 def activity():
-    form, query = _filters()
-    if query is None:
-        return _render("activity", "reports/activity.html", form, None), 422
-    criteria = service.criteria_for(current_user, query)
-    result = service.activity(criteria)
-    chart = charts.bar_chart("activity-chart", _("Outbound calls per rep"),
-                             _("Outbound calls in the period per rep; the thin light bar is the previous period."),
-                             [(r["name"], r["current"]["outbound_calls"], r["previous"]["outbound_calls"])
-                              for r in result["reps"]], fmt=formatting.num, previous_label=_("Previous period"))
-    total = result["total"]
-    return _render("activity", "reports/activity.html", form, criteria, result=result, chart=chart,
-                   columns=layout.ACTIVITY, rows=layout.comparison_rows(total["current"], total["previous"],
-                                                                       layout.ACTIVITY))
+    def build(criteria, _query):
+        result = service.activity(criteria)
+        chart = _bars("activity-chart", _("Outbound calls per rep"),
+                      _("Outbound calls in the period per rep; the thin light bar is the previous period."),
+                      [(r["name"], r["current"]["outbound_calls"], r["previous"]["outbound_calls"])
+                       for r in result["reps"]])
+        total = result["total"]
+        return {"result": result, "chart": chart, "columns": layout.ACTIVITY,
+                "rows": layout.comparison_rows(total["current"], total["previous"], layout.ACTIVITY)}
+    return _report("activity", "reports/activity.html", build)
 
 
 @bp.get("/reports/inbound")
 @login_required
 def inbound():
-    form, query = _filters(InboundQuery)
-    if query is None:
-        return _render("inbound", "reports/inbound.html", form, None), 422
-    criteria = service.criteria_for(current_user, query)
-    result = service.inbound(criteria, query.answer_within_seconds)
-    cur, prev = result["current"], result["previous"]
-    chart = charts.bar_chart("inbound-chart", _("Inbound calls offered, answered and abandoned"),
-                             _("Thin light bars are the previous period."),
-                             [(_("Offered"), cur["offered"], prev["offered"]),
-                              (_("Answered"), cur["answered"], prev["answered"]),
-                              (_("Abandoned"), cur["abandoned"], prev["abandoned"])],
-                             fmt=formatting.num, previous_label=_("Previous period"))
-    return _render("inbound", "reports/inbound.html", form, criteria, result=result, chart=chart,
-                   rows=layout.comparison_rows(cur, prev, layout.INBOUND))
+    def build(criteria, query):
+        result = service.inbound(criteria, query.answer_within_seconds)
+        cur, prev = result["current"], result["previous"]
+        chart = _bars("inbound-chart", _("Inbound calls offered, answered and abandoned"),
+                      _("Thin light bars are the previous period."),
+                      [(_("Offered"), cur["offered"], prev["offered"]),
+                       (_("Answered"), cur["answered"], prev["answered"]),
+                       (_("Abandoned"), cur["abandoned"], prev["abandoned"])])
+        return {"result": result, "chart": chart, "rows": layout.comparison_rows(cur, prev, layout.INBOUND)}
+    return _report("inbound", "reports/inbound.html", build, InboundQuery)
 
 
 @bp.get("/reports/cost")
 @login_required
 def cost():
-    form, query = _filters()
-    if query is None:
-        return _render("cost", "reports/cost.html", form, None), 422
-    criteria = service.criteria_for(current_user, query)
-    result = service.cost(criteria)
-    chart = charts.bar_chart("cost-chart", _("Cost per campaign (spend + labour)"),
-                             _("Thin light bars are the previous period."),
-                             [(c["name"], float(c["current"]["cost"]), float(c["previous"]["cost"]))
-                              for c in result["campaigns"]], fmt=formatting.money,
-                             previous_label=_("Previous period"))
-    return _render("cost", "reports/cost.html", form, criteria, result=result, chart=chart,
-                   rows=layout.comparison_rows(result["current"], result["previous"], layout.COST),
-                   cost_columns=layout.COST_ROW)
+    def build(criteria, _query):
+        result = service.cost(criteria)
+        chart = _bars("cost-chart", _("Cost per campaign (spend + labour)"), _("Thin light bars are the previous period."),
+                      [(c["name"], float(c["current"]["cost"]), float(c["previous"]["cost"]))
+                       for c in result["campaigns"]], fmt=formatting.money)
+        return {"result": result, "chart": chart, "cost_columns": layout.COST_ROW,
+                "rows": layout.comparison_rows(result["current"], result["previous"], layout.COST)}
+    return _report("cost", "reports/cost.html", build)
 
 
 # ---------------------------------------------------------------- CSV
