@@ -230,9 +230,13 @@ def _work_statement(has_team: bool, lateral: bool, ranks: tuple[int, ...] = (1, 
             .where(CadenceEnrollment.state == EnrollmentState.ACTIVE, CadenceEnrollment.next_step_at <= now, offered)
     steps = steps.where(mine).order_by(literal_column("sort_at"), Lead.id).limit(limit)
     # The pool of the rep's team and the pool of no team, each read in its index's order (one OR
-    # between them would make PostgreSQL fetch and sort the whole pool).
+    # between them would make PostgreSQL fetch and sort the whole pool). Each branch names its team alone,
+    # not through access.queue_pool's OR of both (with that OR left in, a generic plan bitmap-scans and
+    # sorts the whole pool on every claim); what a rep may take is still access's rule, checked on the
+    # rows that come back (lead_workability).
     pools = [select(*_branch(Lead.id, 4, literal_column("0", Integer), Lead.created_at))
-             .where(access.queue_pool(rep), team, free).order_by(Lead.created_at, Lead.id).limit(limit)
+             .where(Lead.owner_id.is_(None), Lead.status == LeadStatus.OPEN, team, free)
+             .order_by(Lead.created_at, Lead.id).limit(limit)
              for team in ([Lead.team_id == rep.team_id] if has_team else []) + [Lead.team_id.is_(None)]]
     waiting_step = exists().where(CadenceEnrollment.lead_id == Lead.id, CadenceEnrollment.state == EnrollmentState.ACTIVE,
                                   CadenceEnrollment.next_step_at > now)
@@ -469,13 +473,14 @@ class _Compiled:
             if name in values:
                 values[name] = processor(values[name])
         driver = db.session.connection().connection.driver_connection  # in the session's transaction
-        with RawCursor(driver, row_factory=dict_row) as cursor:
-            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-            try:
+        # One round trip for the lot (psycopg's pipeline): the transaction's BEGIN if it is the first statement,
+        # the plan setting, the claim, and the setting back for whatever the transaction runs next.
+        with RawCursor(driver) as setting, RawCursor(driver, row_factory=dict_row) as cursor:
+            with driver.pipeline():
+                setting.execute("SET LOCAL plan_cache_mode = force_generic_plan")
                 cursor.execute(self.sql, [values[name] for name in self.order], prepare=True)
-                return cursor.fetchone()
-            finally:
-                cursor.execute("SET LOCAL plan_cache_mode = DEFAULT")
+                setting.execute("SET LOCAL plan_cache_mode = DEFAULT")
+            return cursor.fetchone()
 
 
 @functools.lru_cache(maxsize=4)
@@ -540,7 +545,8 @@ def _lead_from_row(row) -> Lead:
         for key, value in values.items():
             set_committed_value(lead, key, value)
         return lead
-    lead = Lead(**values)
+    lead = Lead.__mapper__.class_manager.new_instance()  # as the ORM loads a row: no constructor, no change events
+    lead.__dict__.update(values)
     make_transient_to_detached(lead)
     db.session.add(lead)
     return lead

@@ -156,26 +156,27 @@ def test_claim_lead_refuses_while_someone_else_holds_it(rep, other_rep):
 def test_next_lead_lets_go_claims_and_audits_in_one_statement_on_postgresql(rep, team, count_queries, monkeypatch):
     """On PostgreSQL the release, the staged picks, the claim and the audit row are one statement, sent
     through psycopg's raw cursor between two settings (a generic plan for it alone); SQLite runs them as
-    separate statements inside its write lock."""
+    separate statements inside its write lock. The three go in one round trip (psycopg's pipeline)."""
     import psycopg
 
     from crm.db import is_postgresql
     from crm.extensions import db
 
-    sent = []
+    sent, piped = [], []
     execute = psycopg.RawCursor.execute
     monkeypatch.setattr(psycopg.RawCursor, "execute", lambda cursor, query, *a, **k: (
-        sent.append(query), execute(cursor, query, *a, **k))[1])
+        sent.append(query), piped.append(cursor.connection.pgconn.pipeline_status == psycopg.pq.PipelineStatus.ON),
+        execute(cursor, query, *a, **k))[2])
     held = make_lead(rep, touched=False, created=T0 - timedelta(hours=2))
     pool = make_lead(None, team, touched=False, created=T0 - timedelta(days=1))
     assert claim_next(rep, now=T0).lead.id == held.id
-    sent.clear()
+    sent.clear(), piped.clear()
     with count_queries() as counter:
         claim = claim_next(rep, now=T0 + timedelta(minutes=1))
     assert claim.lead is pool and claim.item.reason == Reason.POOL and claim.from_pool
     assert held.claimed_by_id is None and pool.claimed_by_id == rep.id and pool.owner_id == rep.id
     if is_postgresql(db.session):
-        assert counter.count == 0 and len(sent) == 3
+        assert counter.count == 0 and len(sent) == 3 and piped == [True] * 3
         assert sent[0] == "SET LOCAL plan_cache_mode = force_generic_plan" and sent[2].endswith("DEFAULT")
         assert sent[1].startswith("WITH released AS") and "%(" not in sent[1] and "'open'" in sent[1]
     else:
