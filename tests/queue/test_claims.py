@@ -198,3 +198,64 @@ def test_a_claimed_own_lead_writes_no_pool_audit_row(rep):
     mine = make_lead(rep, touched=False)
     assert claim_next(rep, now=T0).lead.id == mine.id
     assert f_audit(mine.id) is None or f_audit(mine.id).action != "lead.claimed_from_pool"
+
+
+def test_a_claim_reads_the_pool_in_its_index_order_on_its_generic_plan(rep, team):
+    """The pool branches each name one team, so the claim's generic plan walks the pool index in order and
+    stops at the first free lead; an OR of "the team's or no team's" in them made it bitmap-scan and sort
+    the whole pool on every claim."""
+    import json
+
+    from psycopg import sql
+    from sqlalchemy import text
+
+    from crm.db import is_postgresql, utcnow
+    from crm.extensions import db
+    from crm.queue.service import (
+        CLAIM_FIRST,
+        _array_literal,
+        _claim_statement,
+        _work_params,
+        _work_statement,
+        lease_length,
+    )
+
+    if not is_postgresql(db.session):
+        pytest.skip("a PostgreSQL plan")
+    pool_branches = str(_work_statement(True, True, (4,)).compile(db.session.get_bind()))
+    assert "leads.team_id IS NULL" in pool_branches and " OR " not in pool_branches.replace(
+        "leads.claimed_by_id IS NULL OR leads.claimed_by_id = ", "").replace(" OR leads.claim_expires_at <= ", "")
+    first = make_lead(None, team, touched=False)
+    db.session.execute(text(  # a pool of thousands, as a busy team has
+        "INSERT INTO leads (contact_id, title, stage, furthest_stage, status, lost_note, team_id, currency, score, "
+        "stage_changed_at, created_at, updated_at) SELECT contact_id, title, stage, furthest_stage, status, lost_note, "
+        "team_id, currency, score, stage_changed_at, created_at - n * interval '1 minute', updated_at "
+        "FROM leads, generate_series(1, 3000) AS n WHERE id = :id"), {"id": first.id})
+    db.session.execute(text("ANALYZE leads"))
+    statement = _claim_statement(True)
+    now = utcnow()
+    values = dict(_work_params(rep, now, CLAIM_FIRST, (), zones=tuple), skip=[], expires=now + lease_length(),
+                  audited_at=now)
+    values["zones"] = _array_literal(values["zones"])
+    for name, processor in statement.processors.items():
+        if name in values:
+            values[name] = processor(values[name])
+    driver = db.session.connection().connection.driver_connection
+    with driver.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE claim_plan_check AS {statement.sql}")
+        try:
+            args = sql.SQL(", ").join(sql.Literal(values[name]) for name in statement.order).as_string(driver)
+            cursor.execute(f"EXPLAIN (FORMAT JSON) EXECUTE claim_plan_check({args})")
+            plan = cursor.fetchone()[0]
+        finally:
+            cursor.execute("DEALLOCATE claim_plan_check")
+    plan = plan if isinstance(plan, list) else json.loads(plan)
+
+    def nodes(node):
+        yield node
+        for child in node.get("Plans", []):
+            yield from nodes(child)
+
+    on_pool = [n["Node Type"] for n in nodes(plan[0]["Plan"]) if n.get("Index Name") == "ix_leads_team_pool"]
+    assert on_pool and set(on_pool) == {"Index Scan"}
