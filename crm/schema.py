@@ -16,8 +16,8 @@ SCHEDULER_TABLE = "apscheduler_jobs"
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
     """Alembic's filter: everything but the scheduler's own table (and its index), and the
-    PostgreSQL-only trigram and ICU-collated indexes made in migrations rather than on the models."""
-    if type_ == "index" and reflected and name and name.startswith(("trgm_", "icu_")):
+    PostgreSQL-only trigram, ICU-collated and reversed-text indexes made in migrations rather than on the models."""
+    if type_ == "index" and reflected and name and name.startswith(("trgm_", "icu_", "rev_")):
         return False
     table = obj if type_ == "table" else getattr(obj, "table", None)
     return getattr(table, "name", name) != SCHEDULER_TABLE

@@ -60,3 +60,7 @@ def test_trigram_indexes_exist_on_postgresql(database):
         names = set(connection.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'trgm_%%'").scalars())
     assert names == {"trgm_contacts_search_name", "trgm_contacts_email", "trgm_contacts_phone",
                      "trgm_accounts_name"}
+    with database.engine.connect() as connection:
+        reversed_phone = connection.exec_driver_sql(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'rev_contacts_phone'").scalar()
+    assert "reverse((phone)::text) text_pattern_ops" in reversed_phone

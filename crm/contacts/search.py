@@ -14,7 +14,7 @@ import re
 
 import phonenumbers
 from flask import current_app
-from sqlalchemy import ColumnElement, any_, false, func, or_, select, union
+from sqlalchemy import ColumnElement, any_, bindparam, false, func, or_, select, union
 
 from crm.contacts.folding import fold
 from crm.contacts.models import Account, Contact
@@ -45,7 +45,7 @@ def _escape_like(text: str) -> str:
 MAX_MATCHES = 5000
 
 
-def _matches(query: str):
+def _matches(query: str, postgresql: bool = False):
     """select(id) of contacts matching ``query``: a UNION of index-friendly branches."""
     query = " ".join(query.split())
     if not query:
@@ -55,7 +55,15 @@ def _matches(query: str):
         conditions = []
         if e164:
             conditions.append(Contact.phone == e164)
-        if suffix:
+        if suffix and postgresql:
+            # The number read backwards starts with the digits backwards: a btree range on the reversed
+            # number (migration 0017). Digits are few symbols, so their trigram lists are long: a trigram
+            # "ends with" took ~8 ms at a million contacts.
+            # The pattern is written into the statement: with it as a parameter, a prepared statement's generic
+            # plan cannot turn the LIKE into a range and reads every contact.
+            conditions.append(func.reverse(Contact.phone).like(
+                bindparam("phone_backwards", f"{suffix[::-1]}%", literal_execute=True)))
+        elif suffix:
             conditions.append(Contact.phone.like(f"%{suffix}"))
         return select(Contact.id).where(or_(*conditions))
     needle = f"%{_escape_like(query.lower())}%"
@@ -64,12 +72,12 @@ def _matches(query: str):
     by_name = [Contact.search_name.like(f"%{_escape_like(w)}%", escape="\\") for w in words if w] or [false()]
     # One branch per indexed expression: an OR across them (or with a subquery) would
     # stop PostgreSQL from using the trigram indexes and scan every contact.
-    return union(
-        select(Contact.id).where(*by_name),
-        select(Contact.id).where(func.lower(Contact.email).like(needle, escape="\\")),
-        select(Contact.id).join(Account, Account.id == Contact.account_id)
-        .where(func.lower(Account.name).like(needle, escape="\\")),
-    )
+    branches = [select(Contact.id).where(*by_name)]
+    if " " not in query:  # no email address holds a space: a name search does not read the email index
+        branches.append(select(Contact.id).where(func.lower(Contact.email).like(needle, escape="\\")))
+    branches.append(select(Contact.id).join(Account, Account.id == Contact.account_id)
+                    .where(func.lower(Account.name).like(needle, escape="\\")))
+    return union(*branches)
 
 
 def matches_search(column, query: str, session) -> ColumnElement[bool]:
@@ -82,8 +90,9 @@ def matches_search(column, query: str, session) -> ColumnElement[bool]:
     """
     from crm.db import is_postgresql
 
-    found = _matches(query).subquery()
+    postgresql = is_postgresql(session)
+    found = _matches(query, postgresql).subquery()
     newest = select(found.c.id).order_by(found.c.id.desc()).limit(MAX_MATCHES)
-    if is_postgresql(session):
+    if postgresql:
         return column == any_(func.array(newest.scalar_subquery()))
     return column.in_(newest)

@@ -44,6 +44,32 @@ def test_search_finds_every_writing_of_a_phone_and_names(client, db_session):
     assert api.get("/contacts", q="nobody-like-this").json["items"] == []
 
 
+def test_phone_search_reads_the_reversed_number_index_and_names_skip_the_emails(client, db_session):
+    """The last digits of a number are a range on the reversed number (PostgreSQL), also once the statement is
+    prepared and planned generically; a query with a space is a name, never an email."""
+    from sqlalchemy import text
+
+    from crm.contacts.search import _matches
+    from crm.db import is_postgresql
+    from crm.extensions import db
+
+    rep = f.user(Role.REP, f.team())
+    contact = f.contact(first_name="Rui", last_name="Mota", phone="+351934567890")
+    f.lead(rep, contact_obj=contact)
+    api = Api(client, rep)
+    for _ in range(8):  # psycopg prepares a statement from its fifth run
+        assert [c["id"] for c in api.get("/contacts", q="34 567 890").json["items"]] == [contact.id]
+    assert "lower(contacts.email)" not in str(_matches("rui mota").compile())
+    assert "lower(contacts.email)" in str(_matches("rui@mota").compile())
+    if is_postgresql(db.session):
+        statement = _matches("934 567 890", postgresql=True)
+        compiled = statement.compile(db.session.get_bind(), compile_kwargs={"literal_binds": True})
+        db.session.execute(text("SET LOCAL enable_seqscan = off"))  # a handful of test rows: no index otherwise
+        plan = "\n".join(db.session.connection().exec_driver_sql(f"EXPLAIN {compiled}").scalars())
+        db.session.execute(text("SET LOCAL enable_seqscan = on"))
+        assert "rev_contacts_phone" in plan, plan
+
+
 def test_search_by_company_and_in_cyrillic(client, db_session):
     rep = f.user(Role.REP, f.team())
     api = Api(client, rep)
