@@ -105,3 +105,14 @@ def test_csrf_is_required_when_enabled(database):
     resp = app.test_client().post("/login", data={"email": "a@example.com", "password": "x"})
     assert resp.status_code == 400
     assert b"The form expired" in resp.data
+
+
+def test_the_api_skips_the_rate_limiter_and_pages_keep_it(app):
+    """The JSON API has no rate limits, so the limiter does no work for it; page endpoints still go through it
+    (the sign-in limit above)."""
+    from crm.extensions import _not_rate_limited
+
+    with app.test_request_context("/api/v1/me"):
+        assert _not_rate_limited()
+    with app.test_request_context("/login", method="POST"):
+        assert not _not_rate_limited()
