@@ -62,3 +62,25 @@ def test_openapi_document_is_public_and_lists_me(client, db_session):
     assert resp.status_code == 200
     assert resp.json["openapi"].startswith("3.1")
     assert "/api/v1/me" in resp.json["paths"]
+
+
+def test_a_tokens_last_use_is_written_at_most_once_a_minute(client, db_session):
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    u = f.user()
+    headers = {"Authorization": f"Bearer {f.token(u)}"}
+    row = db_session.scalar(select(ApiToken))
+    with time_machine.travel(datetime(2026, 12, 1, 9, 0, tzinfo=UTC), tick=False):
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+    db_session.refresh(row)
+    assert row.last_used_at == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    with time_machine.travel(datetime(2026, 12, 1, 9, 0, 50, tzinfo=UTC), tick=False):
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+    db_session.refresh(row)
+    assert row.last_used_at == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # 50 s later: not written again
+    with time_machine.travel(datetime(2026, 12, 1, 9, 1, 30, tzinfo=UTC), tick=False):
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+    db_session.refresh(row)
+    assert row.last_used_at == datetime(2026, 12, 1, 9, 1, 30, tzinfo=UTC)
