@@ -12,6 +12,9 @@ A record the user may not see answers NotFound (404), exactly like a missing one
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, false, or_, select, true
@@ -26,10 +29,34 @@ from crm.leads.models import Lead, LeadStatus
 from crm.tasks.models import Task
 
 
+@dataclass(frozen=True)
+class _Who:
+    """What the rules below read of a user: the key under which each user's conditions are kept."""
+
+    id: int | None
+    role: Role
+    team_id: int | None
+
+
+def _per_user(rule):
+    """Build ``rule``'s SQL condition once per user (id, role, team): SQL expressions are immutable, so the
+    same one serves every request of that user instead of being rebuilt each time. A change of role or team
+    is a new key."""
+    cached = functools.lru_cache(maxsize=2048)(rule)
+
+    @functools.wraps(rule)
+    def condition(user: User):
+        return cached(_Who(user.id, user.role, user.team_id))
+
+    condition.cache_clear = cached.cache_clear
+    return condition
+
+
 def _team_members(team_id: int | None):
     return select(User.id).where(User.team_id == team_id).scalar_subquery()
 
 
+@_per_user
 def lead_visibility(user: User):
     """The condition on Lead for leads ``user`` may see."""
     if user.role == Role.ADMIN:
@@ -79,6 +106,7 @@ def can_change_lead(user: User, lead: Lead) -> bool:
     return db.session.scalar(select(Lead.id).where(Lead.id == lead.id, lead_editability(user))) is not None
 
 
+@_per_user
 def contact_visibility(user: User):
     """Contacts with a lead the user may see; for inside sales also their team's lead-less contacts."""
     if user.role == Role.ADMIN:
@@ -104,6 +132,7 @@ def get_contact(user: User, contact_id: int) -> Contact:
     return contact
 
 
+@_per_user
 def task_visibility(user: User):
     if user.role == Role.ADMIN:
         return true()
@@ -144,6 +173,7 @@ def can_manage_email(user: User) -> bool:
     return user.is_authenticated and user.role == Role.ADMIN
 
 
+@_per_user
 def handoff_visibility(user: User):
     if user.role == Role.ADMIN:
         return true()

@@ -118,3 +118,27 @@ def test_report_scope(org):
     with pytest.raises(NotFound):
         access.report_scope(people["manager"], team_id=people["rep_porto"].team_id)
     assert access.report_scope(people["admin"], team_id=5) == {"team_id": 5, "rep_id": None}
+
+
+def test_a_users_conditions_are_built_once_and_follow_a_move_to_another_team_or_role(org, db_session):
+    """The rules' SQL conditions are kept per user (id, role, team); moving a rep to another team, or
+    making them a manager, gives them the new team's leads at once."""
+    from sqlalchemy import select
+
+    from crm.leads.models import Lead
+
+    people, leads = org
+    rep = people["rep_a"]
+
+    def seen():
+        return {name for name, lead in leads.items()
+                if db_session.scalar(select(Lead.id).where(Lead.id == lead.id, access.lead_visibility(rep)))}
+
+    assert access.lead_visibility(rep) is access.lead_visibility(rep)
+    assert seen() == {"own_a", "pool_lisbon"}
+    rep.team_id = people["rep_porto"].team_id
+    db_session.flush()
+    assert seen() == {"own_a", "pool_porto"}
+    rep.role = Role.MANAGER
+    db_session.flush()
+    assert seen() == {"own_a", "pool_porto", "own_porto"}  # own_a: its owner (now this manager) is in Porto
