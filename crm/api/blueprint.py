@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from crm.auth.models import ApiToken, User
 from crm.errors import DomainError
@@ -56,6 +56,14 @@ def _error(status: int, code: str, message: str, fields: dict | None = None):
     return jsonify({"error": {"code": code, "message": message, "fields": fields or {}}}), status
 
 
+@functools.cache
+def _token_statement():
+    """The user and the token's id and last use, by the token's hash, in one statement built once: this runs on
+    every API call (the token itself is not loaded as an object)."""
+    return (select(User, ApiToken.id, ApiToken.last_used_at).join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None)))
+
+
 @api_bp.before_request
 def authenticate():
     if request.endpoint in PUBLIC_ENDPOINTS:
@@ -64,12 +72,7 @@ def authenticate():
     scheme, _sep, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return _error(401, "unauthorized", _("Send 'Authorization: Bearer <token>'; make one with `crm create-token`."))
-    # The user and the token's two columns in one statement (this runs on every API call); the token
-    # itself is not loaded as an object.
-    row = db.session.execute(
-        select(User, ApiToken.id, ApiToken.last_used_at).join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == token_digest(token.strip()), ApiToken.revoked_at.is_(None))
-    ).first()
+    row = db.session.execute(_token_statement(), {"digest": token_digest(token.strip())}).first()
     if row is None or not row[0].active:
         return _error(401, "unauthorized", _("That token is unknown, revoked, or its user is deactivated."))
     user, token_id, last_used_at = row
