@@ -66,3 +66,23 @@ def test_only_connections_idle_past_the_threshold_are_pinged(database, monkeypat
         assert len(sent) == pings
         db.engine.dispose()
 
+
+
+def test_postgresql_cursors_describe_columns_as_plain_tuples(db_session):
+    """psycopg connections use the lean cursor: each column of a result is DBAPI's 7-tuple (name, type
+    code), read by SQLAlchemy as before, for rows, no rows and statements that return none."""
+    from crm.db import is_postgresql
+
+    if not is_postgresql(db.session):
+        pytest.skip("psycopg's cursor")
+    raw = db.session.connection().connection.driver_connection
+    with raw.cursor() as cursor:
+        cursor.execute("SELECT 1 AS one, 'x'::text AS \"Naïve\", now() AS at WHERE %s", [True])
+        assert [(d[0], d[1]) for d in cursor.description] == [("one", 23), ("Naïve", 25), ("at", 1184)]
+        assert all(len(d) == 7 for d in cursor.description) and cursor.fetchall()[0][0] == 1
+        cursor.execute("SELECT 1 AS one WHERE false")
+        assert [d[0] for d in cursor.description] == ["one"] and cursor.fetchall() == []
+        cursor.execute("SET LOCAL work_mem = '8MB'")
+        assert cursor.description is None
+    row = db.session.execute(sa.text("SELECT 2 AS two, 'y' AS why")).one()
+    assert row._mapping == {"two": 2, "why": "y"}
