@@ -14,7 +14,7 @@ import re
 
 import phonenumbers
 from flask import current_app
-from sqlalchemy import ColumnElement, any_, bindparam, false, func, or_, select, union
+from sqlalchemy import ColumnElement, Integer, any_, bindparam, false, func, literal_column, or_, select, union
 
 from crm.contacts.folding import fold
 from crm.contacts.models import Account, Contact
@@ -92,7 +92,9 @@ def matches_search(column, query: str, session) -> ColumnElement[bool]:
 
     postgresql = is_postgresql(session)
     found = _matches(query, postgresql).subquery()
-    newest = select(found.c.id).order_by(found.c.id.desc()).limit(MAX_MATCHES)
+    # The cap is written into the statement: a generic plan that must guess it may rather walk every contact
+    # newest first, hoping to stop early, than read the few matches from an index and sort them.
+    newest = select(found.c.id).order_by(found.c.id.desc()).limit(literal_column(str(MAX_MATCHES), Integer))
     if postgresql:
         return column == any_(func.array(newest.scalar_subquery()))
     return column.in_(newest)

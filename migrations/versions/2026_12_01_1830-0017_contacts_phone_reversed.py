@@ -23,6 +23,10 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute("CREATE INDEX IF NOT EXISTS rev_contacts_phone ON contacts (reverse(phone) text_pattern_ops)")
+    # PostgreSQL keeps statistics of an expression index's values only after an ANALYZE. Without them it
+    # guesses that thousands of numbers match, and the search's generic plan (from a prepared statement's
+    # eleventh run) walks every contact newest first instead of reading the index: 0.3 ms became 600 ms.
+    op.execute("ANALYZE contacts")
 
 
 def downgrade() -> None:
