@@ -48,7 +48,6 @@ def _per_user(rule):
     def condition(user: User):
         return cached(_Who(user.id, user.role, user.team_id))
 
-    condition.cache_clear = cached.cache_clear
     return condition
 
 

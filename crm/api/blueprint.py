@@ -73,9 +73,9 @@ def authenticate():
     if scheme.lower() != "bearer" or not token.strip():
         return _error(401, "unauthorized", _("Send 'Authorization: Bearer <token>'; make one with `crm create-token`."))
     row = db.session.execute(_token_statement(), {"digest": token_digest(token.strip())}).first()
-    if row is None or not row[0].active:
+    user, token_id, last_used_at = row if row is not None else (None, None, None)
+    if user is None or not user.active:
         return _error(401, "unauthorized", _("That token is unknown, revoked, or its user is deactivated."))
-    user, token_id, last_used_at = row
     now = datetime.now(UTC)
     if last_used_at is None or (now - last_used_at).total_seconds() > 60:  # at most once a minute
         db.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))

@@ -209,15 +209,8 @@ def _first_applicable(steps: list[CadenceStep], contact, after: int | None = Non
 
 def stop_cadence(lead: Lead, reason: str) -> CadenceEnrollment | None:
     """End the lead's active cadence (connected call, reply, hand-off …); no-op without one."""
-    enrollment = db.session.scalar(select(CadenceEnrollment).where(CadenceEnrollment.lead_id == lead.id))
-    if enrollment is None or enrollment.state != EnrollmentState.ACTIVE:
-        return None
-    enrollment.state = EnrollmentState.STOPPED
-    enrollment.ended_at = utcnow()
-    enrollment.ended_reason = reason
-    enrollment.next_step_at = None
-    db.session.flush()
-    return enrollment
+    stopped = stop_cadences({lead.id: reason})
+    return stopped[0] if stopped else None
 
 
 def on_handoff(lead: Lead) -> CadenceEnrollment | None:

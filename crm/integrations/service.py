@@ -179,18 +179,12 @@ def mark_processed(event_ids: list[int], now: datetime) -> None:
 
 def open_lead_of(contact: Contact) -> Lead | None:
     """The contact's newest open lead: where a call or message from them belongs."""
-    return db.session.scalar(select(Lead).where(Lead.contact_id == contact.id, Lead.status == LeadStatus.OPEN)
-                             .order_by(Lead.created_at.desc(), Lead.id.desc()).limit(1))
+    return open_leads_of([contact]).get(contact.id)
 
 
 def find_agent(agent_id: int | None, agent_email: str | None) -> User | None:
     """The Touchline user an event names as its agent (by user id, else by email), if active."""
-    user = None
-    if agent_id is not None:
-        user = db.session.get(User, agent_id)
-    if user is None and agent_email:
-        user = db.session.scalar(select(User).where(func.lower(User.email) == agent_email.strip().lower()))
-    return user if user is not None and user.active else None
+    return find_agents([(agent_id, agent_email)])[(agent_id, agent_email)]
 
 
 def open_leads_of(contacts: list[Contact]) -> dict[int, Lead]:

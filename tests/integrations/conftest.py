@@ -33,6 +33,14 @@ def post_signed(client, integration, events, *, path: str | None = None, **kw):
     return client.post(path, data=body, headers=signed_headers(integration, body, **kw))
 
 
+def post_calls_from_thread(app, integration_id: int, secret: str, events: list) -> int:
+    """post_signed from a worker thread of a concurrency test (its own app context and client, no ORM object
+    shared across threads): the answer's status code."""
+    with app.app_context():
+        integration = type("Integration", (), {"id": integration_id, "secret": secret})
+        return post_signed(app.test_client(), integration, events, path="/webhooks/calls").status_code
+
+
 def call_event(kind: str, call_id: str = "call-1", at: datetime = T0, **fields) -> dict:
     event = {"event_id": f"{call_id}-{kind}", "type": kind, "call_id": call_id, "occurred_at": at.isoformat()}
     event.update(fields)

@@ -7,9 +7,7 @@ grow with its calls; and racing batches with new callers and one known caller's 
 
 from __future__ import annotations
 
-import json
 import random
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -27,7 +25,7 @@ from crm.integrations.models import InboundEvent, IntegrationChannel, ScreenPop
 from crm.leads.models import Lead, Stage
 from crm.touches.models import Outcome, Touch
 from tests import factories as f
-from tests.integrations.conftest import T0, call_event, post_signed, signed_headers
+from tests.integrations.conftest import T0, call_event, post_calls_from_thread, post_signed
 from tests.integrations.test_concurrent_delivery import own_app  # noqa: F401 (fixture)
 
 NOW = T0 + timedelta(minutes=30)
@@ -189,11 +187,7 @@ def test_racing_batches_of_new_callers_and_one_known_callers_lead_never_deadlock
     batches = [posts[i:i + 8] for i in range(0, len(posts), 8)]
 
     def post(batch):
-        body = json.dumps({"events": batch}).encode()
-        with own_app.app_context():
-            fake = type("I", (), {"id": integration_id, "secret": secret})
-            return own_app.test_client().post("/webhooks/calls", data=body,
-                                              headers=signed_headers(fake, body, timestamp=int(time.time()))).status_code
+        return post_calls_from_thread(own_app, integration_id, secret, batch)
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         statuses = list(pool.map(post, batches))

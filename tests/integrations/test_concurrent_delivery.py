@@ -6,9 +6,7 @@ posted from threads, so two requests about one call really do race.
 
 from __future__ import annotations
 
-import json
 import random
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -23,7 +21,7 @@ from crm.integrations.models import InboundEvent, IntegrationChannel
 from crm.leads.models import Lead
 from crm.touches.models import Outcome, Touch
 from tests.conftest import Database, make_app
-from tests.integrations.conftest import signed_headers
+from tests.integrations.conftest import post_calls_from_thread
 
 CALLS = 25
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -72,11 +70,7 @@ def test_racing_posts_apply_every_event_once(own_app, database):
     batches = [posts[i:i + 3] for i in range(0, len(posts), 3)]  # several new leads per transaction
 
     def post(events):
-        body = json.dumps({"events": events}).encode()
-        with own_app.app_context():
-            fake = type("I", (), {"id": integration_id, "secret": secret})
-            return own_app.test_client().post("/webhooks/calls", data=body,
-                                              headers=signed_headers(fake, body, timestamp=int(time.time()))).status_code
+        return post_calls_from_thread(own_app, integration_id, secret, events)
 
     with time_machine.travel(T0 + timedelta(hours=1)), ThreadPoolExecutor(max_workers=6) as pool:
         statuses = list(pool.map(post, batches))

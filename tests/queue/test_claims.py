@@ -211,14 +211,7 @@ def test_a_claim_reads_the_pool_in_its_index_order_on_its_generic_plan(rep, team
 
     from crm.db import is_postgresql, utcnow
     from crm.extensions import db
-    from crm.queue.service import (
-        CLAIM_FIRST,
-        _array_literal,
-        _claim_statement,
-        _work_params,
-        _work_statement,
-        lease_length,
-    )
+    from crm.queue.service import _claim_params, _claim_statement, _work_statement
 
     if not is_postgresql(db.session):
         pytest.skip("a PostgreSQL plan")
@@ -233,19 +226,13 @@ def test_a_claim_reads_the_pool_in_its_index_order_on_its_generic_plan(rep, team
         "FROM leads, generate_series(1, 3000) AS n WHERE id = :id"), {"id": first.id})
     db.session.execute(text("ANALYZE leads"))
     statement = _claim_statement(True)
-    now = utcnow()
-    values = dict(_work_params(rep, now, CLAIM_FIRST, (), zones=tuple), skip=[], expires=now + lease_length(),
-                  audited_at=now)
-    values["zones"] = _array_literal(values["zones"])
-    for name, processor in statement.processors.items():
-        if name in values:
-            values[name] = processor(values[name])
+    arguments = statement.arguments(_claim_params(rep, utcnow(), ()))
     driver = db.session.connection().connection.driver_connection
     with driver.cursor() as cursor:
         cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
         cursor.execute(f"PREPARE claim_plan_check AS {statement.sql}")
         try:
-            args = sql.SQL(", ").join(sql.Literal(values[name]) for name in statement.order).as_string(driver)
+            args = sql.SQL(", ").join(sql.Literal(value) for value in arguments).as_string(driver)
             cursor.execute(f"EXPLAIN (FORMAT JSON) EXECUTE claim_plan_check({args})")
             plan = cursor.fetchone()[0]
         finally:
