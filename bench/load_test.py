@@ -1,15 +1,25 @@
-"""Load test of the app as deployed: gunicorn on loopback, PostgreSQL, a mixed rep workload (locust).
+"""Load test of the app as deployed: gunicorn on loopback, PostgreSQL, a mixed rep workload (locust or wrk).
 
     .venv/bin/pip install -e '.[bench]'         # locust
     .venv/bin/python -m bench.generate --leads 1000000      # once (minutes)
     .venv/bin/python -m bench.load_test [--url URL] [--workers 4] [--users 80] [--seconds 60] [--max-requests 50000]
+    .venv/bin/python -m bench.load_test --tool wrk [--connections 12] [--seconds 60]     # apt-get install wrk
 
 Starts gunicorn (``--workers`` sync workers on 127.0.0.1, CRM_ENV=production) against the
-database, gives ``--reps`` reps an API token each, and runs locust headless: open a lead and
-its timeline, log a call, search contacts, and next lead when the API lists it. Prints
-requests/s, latency percentiles and errors per request kind, the web workers' memory sampled
-every second, and the machine's load; the figures also go to bench/results/load-<time>.json.
-Bounded by --seconds and --max-requests; nothing leaves the loopback interface.
+database, gives ``--reps`` reps an API token each, and runs the mix: open a lead and its
+timeline, log a call, search contacts, and next lead when the API lists it.
+
+- ``--tool locust`` (the default): ``--users`` simulated reps, each pausing ``--wait`` between
+  actions; requests/s, latency percentiles and errors per request kind.
+- ``--tool wrk``: the same mix and weights from ``bench/load_mix.lua``, ``--connections`` requests in
+  flight and no pauses (a closed loop: the throughput the app sustains at that concurrency);
+  requests/s, latency percentiles and errors for the whole mix, and how many of each kind were sent.
+  wrk is C: it costs the two cores it shares with the app ~0.1 ms per request, locust ~2 ms.
+
+Both print the web workers' memory sampled every second, the CPU per request of the workers,
+PostgreSQL and the load tool, and the machine's load; the figures also go to
+bench/results/load-<time>.json. Bounded by --seconds (and, for locust, --max-requests); nothing
+leaves the loopback interface.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import json
 import os
 import resource
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -207,6 +219,41 @@ def run_locust(base: str, plan_path: str, prefix: str, *, users: int, seconds: i
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120, check=False)
 
 
+def write_wrk_plan(plan: dict, path: str) -> None:
+    """The plan as load_mix.lua reads it: token, lead ids and URL-encoded search terms per line."""
+    with open(path, "w", encoding="utf-8") as fh:
+        for rep in plan["reps"]:
+            terms = "|".join(urllib.parse.quote(term, safe="") for term in rep["searches"])
+            fh.write(f"{rep['token']}\t{','.join(str(i) for i in rep['leads'])}\t{terms}\n")
+
+
+def run_wrk(base: str, plan_path: str, out_path: str, *, connections: int, seconds: int, queue: bool
+            ) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LOADMIX_PLAN": plan_path, "LOADMIX_QUEUE": "1" if queue else "0", "LOADMIX_OUT": out_path}
+    return subprocess.run(["wrk", "--threads", "1", "--connections", str(connections), "--duration", f"{seconds}s",
+                           "--timeout", "10s", "--script", str(HERE / "load_mix.lua"), base],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 60, check=False)
+
+
+def read_wrk(out_path: str, stderr: str) -> dict:
+    """wrk's figures in the shape read_stats gives locust's: one row for the whole mix."""
+    with open(out_path, encoding="utf-8") as fh:
+        figures = json.load(fh)
+    seconds = figures["duration_us"] / 1e6
+    errors = figures["errors"]
+    failed = errors["status"] + errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]
+    latency = figures["latency_us"]
+    row = {"requests": figures["requests"], "failures": failed, "rps": round(figures["requests"] / seconds, 1),
+           **{f"{p}_ms": round(latency[p] / 1000, 1) for p in ("p50", "p95", "p99")},
+           "max_ms": round(latency["max"] / 1000, 1), "mean_ms": round(latency["mean"] / 1000, 1)}
+    failures = [{"name": "HTTP " + code, "error": "answered with an error status", "count": n}
+                for code, n in sorted(figures["statuses"].items()) if int(code) >= 400]
+    failures += [{"name": kind, "error": "socket " + kind + " errors", "count": errors[kind]}
+                 for kind in ("connect", "read", "write", "timeout") if errors[kind]]
+    return {"requests": {"all": row}, "failures": failures, "sent": figures["sent"], "statuses": figures["statuses"],
+            "wrk_messages": [line for line in stderr.splitlines() if line.startswith("HTTP ")][:5]}
+
+
 def postgres_backends(url: str) -> list[int]:
     """Process ids of the PostgreSQL backends serving ``url``'s database (the web workers' connections)."""
     engine = sa.create_engine(url)
@@ -227,10 +274,13 @@ def data_size(url: str) -> dict:
 
 
 def load_test(url: str, *, workers: int = 4, users: int = 80, reps: int = 100, seconds: int = 60,
-              max_requests: int = 50_000, wait: tuple[float, float] = (0.05, 0.4)) -> dict:
+              max_requests: int = 50_000, wait: tuple[float, float] = (0.05, 0.4), tool: str = "locust",
+              connections: int = 12) -> dict:
     """Run the whole load test and return its figures (see the module docstring)."""
     if make_host(url) not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("The load test runs against a local database only.")
+    if tool == "wrk" and shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk (or use --tool locust).")
     plan = build_plan(url, reps)
     if not plan["reps"]:
         raise SystemExit("No rep owns an open lead in that database: fill it with bench.generate first.")
@@ -240,6 +290,8 @@ def load_test(url: str, *, workers: int = 4, users: int = 80, reps: int = 100, s
         plan_path = os.path.join(tmp, "plan.json")
         with open(plan_path, "w", encoding="utf-8") as fh:
             json.dump(plan, fh)
+        wrk_plan, wrk_out = os.path.join(tmp, "plan.tsv"), os.path.join(tmp, "wrk.json")
+        write_wrk_plan(plan, wrk_plan)
         server = start_gunicorn(url, port, workers, tmp)
         try:
             boot_seconds = wait_workers(tmp, workers)
@@ -249,31 +301,40 @@ def load_test(url: str, *, workers: int = 4, users: int = 80, reps: int = 100, s
             load_before, cpu_before = os.getloadavg(), {p: cpu_seconds(p) for p in worker_pids(server.pid)}
             sampler.start()
             pg_before = {p: cpu_seconds(p) for p in postgres_backends(url)}
-            locust_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            tool_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.monotonic()
-            done = run_locust(base, plan_path, os.path.join(tmp, "locust"), users=users, seconds=seconds,
-                              max_requests=max_requests, queue=queue, wait=wait)
+            if tool == "wrk":
+                done = run_wrk(base, wrk_plan, wrk_out, connections=connections, seconds=seconds, queue=queue)
+            else:
+                done = run_locust(base, plan_path, os.path.join(tmp, "locust"), users=users, seconds=seconds,
+                                  max_requests=max_requests, queue=queue, wait=wait)
             elapsed = time.monotonic() - started
             sampler.stop.set()
             sampler.join()
             worker_cpu = sum(cpu_seconds(p) - cpu_before.get(p, 0.0) for p in worker_pids(server.pid))
             # backends opened during the run count from zero; those of the plan's engine are gone
             pg_cpu = sum(cpu_seconds(p) - pg_before.get(p, 0.0) for p in postgres_backends(url))
-            locust_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            locust_cpu = (locust_after.ru_utime + locust_after.ru_stime) - (locust_before.ru_utime + locust_before.ru_stime)
+            tool_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            tool_cpu = (tool_after.ru_utime + tool_after.ru_stime) - (tool_before.ru_utime + tool_before.ru_stime)
             load_after = os.getloadavg()
-            if done.returncode != 0 or not os.path.exists(os.path.join(tmp, "locust_stats.csv")):
-                raise SystemExit(f"locust failed ({done.returncode}):\n{done.stderr[-3000:]}")
-            stats = read_stats(os.path.join(tmp, "locust"))
+            if tool == "wrk":
+                if done.returncode != 0 or not os.path.exists(wrk_out):
+                    raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stderr[-3000:]}")
+                stats = read_wrk(wrk_out, done.stderr)
+            else:
+                if done.returncode != 0 or not os.path.exists(os.path.join(tmp, "locust_stats.csv")):
+                    raise SystemExit(f"locust failed ({done.returncode}):\n{done.stderr[-3000:]}")
+                stats = read_stats(os.path.join(tmp, "locust"))
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
             revoke_tokens(url)
     return {"when": datetime.now(UTC).isoformat(timespec="seconds"), "data": data_size(url), "gunicorn_workers": workers,
-            "simulated_reps": users, "reps_with_tokens": len(plan["reps"]),
+            "tool": tool, "simulated_reps": users if tool == "locust" else None,
+            "connections": connections if tool == "wrk" else None, "reps_with_tokens": len(plan["reps"]),
             "workers_boot_s": round(boot_seconds, 1), "seconds": round(elapsed, 1),
             "next_lead_included": queue, **stats, "web_workers_memory": memory_summary(sampler.samples),
-            "web_workers_cpu_s": round(worker_cpu, 1), "postgres_cpu_s": round(pg_cpu, 1), "locust_cpu_s": round(locust_cpu, 1),
+            "web_workers_cpu_s": round(worker_cpu, 1), "postgres_cpu_s": round(pg_cpu, 1), "tool_cpu_s": round(tool_cpu, 1),
             "cores": os.cpu_count(),
             "load_avg_1m": [round(load_before[0], 1), round(load_after[0], 1)]}
 
@@ -283,8 +344,10 @@ def make_host(url: str) -> str:
 
 
 def report(result: dict) -> str:
-    lines = [f"data: {result['data']}; gunicorn workers: {result['gunicorn_workers']}; simulated reps: "
-             f"{result['simulated_reps']}; {result['seconds']} s; cores: {result['cores']}; "
+    who = (f"simulated reps: {result['simulated_reps']}" if result["tool"] == "locust"
+           else f"wrk connections: {result['connections']} (no pauses)")
+    lines = [f"data: {result['data']}; gunicorn workers: {result['gunicorn_workers']}; {who}; "
+             f"{result['seconds']} s; cores: {result['cores']}; "
              f"load average (1 min) before/after: {result['load_avg_1m'][0]} / {result['load_avg_1m'][1]}; "
              f"workers up after {result['workers_boot_s']} s (not measured)",
              "next lead (POST /api/v1/queue/next): " + ("included" if result["next_lead_included"] else
@@ -293,15 +356,19 @@ def report(result: dict) -> str:
     for name, row in sorted(result["requests"].items(), key=lambda kv: kv[0] == "all"):
         lines.append(f"{name:<46}{row['requests']:>8}{row['failures']:>8}{row['rps']:>8}{row['p50_ms'] or '—':>7}"
                      f"{row['p95_ms'] or '—':>7}{row['p99_ms'] or '—':>7}{row['max_ms'] or '—':>8}")
+    if result.get("sent"):
+        lines.append("sent, by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(result["sent"].items()))
+                     + "; answers by status: " + ", ".join(f"{k} ×{v}" for k, v in sorted(result["statuses"].items())))
     for failure in result["failures"]:
         lines.append(f"ERROR ×{failure['count']} {failure['name']}: {failure['error']}")
+    lines += [f"  {message}" for message in result.get("wrk_messages", [])]
     lines.append("web workers' RSS (MB) after warm-up → end (max):  " + "; ".join(
         f"{m['after_warmup_mb']} → {m['end_mb']} ({m['max_mb']})" for m in result["web_workers_memory"].values()))
     total = max(result["requests"].get("all", {}).get("requests", 0), 1)
-    per = {k: result[k] * 1000 / total for k in ("web_workers_cpu_s", "postgres_cpu_s", "locust_cpu_s")}
+    per = {k: result[k] * 1000 / total for k in ("web_workers_cpu_s", "postgres_cpu_s", "tool_cpu_s")}
     lines.append(f"CPU in {result['seconds']} s: web workers {result['web_workers_cpu_s']} s, PostgreSQL "
-                 f"{result['postgres_cpu_s']} s, locust {result['locust_cpu_s']} s = per request "
-                 f"{per['web_workers_cpu_s']:.1f} + {per['postgres_cpu_s']:.1f} + {per['locust_cpu_s']:.1f} ms; "
+                 f"{result['postgres_cpu_s']} s, {result['tool']} {result['tool_cpu_s']} s = per request "
+                 f"{per['web_workers_cpu_s']:.1f} + {per['postgres_cpu_s']:.1f} + {per['tool_cpu_s']:.1f} ms; "
                  f"{result['cores']} idle cores would serve at most ~{result['cores'] * 1000 / sum(per.values()):.0f} req/s")
     return "\n".join(lines)
 
@@ -310,7 +377,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--tool", choices=("locust", "wrk"), default="locust")
     parser.add_argument("--users", type=int, default=80, help="simulated reps (locust users)")
+    parser.add_argument("--connections", type=int, default=12, help="requests in flight (wrk)")
     parser.add_argument("--reps", type=int, default=100, help="reps given a token (users share them round-robin)")
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--max-requests", type=int, default=50_000)
@@ -319,7 +388,8 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     result = load_test(args.url, workers=args.workers, users=args.users, reps=args.reps, seconds=args.seconds,
-                       max_requests=args.max_requests, wait=tuple(args.wait))
+                       max_requests=args.max_requests, wait=tuple(args.wait), tool=args.tool,
+                       connections=args.connections)
     print(report(result))
     out = Path(args.json) if args.json else HERE / "results" / f"load-{result['when'].replace(':', '')}.json"
     out.parent.mkdir(exist_ok=True)
