@@ -86,3 +86,48 @@ def test_postgresql_cursors_describe_columns_as_plain_tuples(db_session):
         assert cursor.description is None
     row = db.session.execute(sa.text("SELECT 2 AS two, 'y' AS why")).one()
     assert row._mapping == {"two": 2, "why": "y"}
+
+
+def test_read_only_api_requests_run_outside_a_transaction_block(pg_database):
+    """GETs marked read_only send no BEGIN and no COMMIT (each statement commits alone, on its own snapshot as
+    in READ COMMITTED); the connection goes back to the pool in transactions again, so the next writer's
+    statements are inside one, and a read-only endpoint still answers what a rep may see."""
+    from psycopg.pq import TransactionStatus
+
+    from crm.api.blueprint import READ_ONLY_ENDPOINTS
+    from tests import factories
+
+    assert {"api.leads_get_lead", "api.touches_list_touches", "api.contacts_list_contacts"} <= READ_ONLY_ENDPOINTS
+    app = make_app(pg_database, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1})
+    with app.app_context():
+        rep = factories.user()
+        lead = factories.lead(owner=rep)
+        secret = factories.token(rep)
+        db.session.commit()
+        lead_id, headers = lead.id, {"Authorization": f"Bearer {secret}"}
+        db.session.remove()
+        states = []
+
+        def note_state(conn, cursor, statement, *args):
+            states.append(cursor.connection.info.transaction_status)
+
+        sa.event.listen(db.engine, "after_cursor_execute", note_state)
+        client = app.test_client()
+        try:
+            for path in (f"/api/v1/leads/{lead_id}", f"/api/v1/touches?lead_id={lead_id}", "/api/v1/contacts?q=First"):
+                states.clear()
+                answer = client.get(path, headers=headers)
+                assert answer.status_code == 200, answer.json
+                assert states and set(states) == {TransactionStatus.IDLE}, path  # no transaction was open
+            assert client.get(f"/api/v1/leads/{lead_id + 1000}", headers=headers).status_code == 404
+            states.clear()
+            logged = client.post("/api/v1/touches", headers=headers,
+                                 json={"lead_id": lead_id, "channel": "call", "direction": "outbound"})
+            assert logged.status_code == 201, logged.json
+            assert states and set(states) == {TransactionStatus.INTRANS}  # a writer is in one transaction
+            listed = client.get(f"/api/v1/touches?lead_id={lead_id}", headers=headers).json["items"]
+            assert [t["id"] for t in listed] == [logged.json["id"]]  # committed, and read back without a block
+        finally:
+            sa.event.remove(db.engine, "after_cursor_execute", note_state)
+            db.session.remove()
+            db.engine.dispose()

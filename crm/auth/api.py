@@ -22,7 +22,8 @@ class MeOut(BaseModel):
     locale: str
 
 
-@endpoint("/me", summary="The token's user", tags=["auth"], response=MeOut)
+@endpoint("/me", summary="The token's user", tags=["auth"], response=MeOut,
+          read_only=True)
 def me():
     user = current_api_user()
     team = TeamRef(id=user.team.id, name=user.team.name) if user.team else None

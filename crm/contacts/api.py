@@ -7,7 +7,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from crm import access
 from crm.api import current_api_user, endpoint
@@ -113,9 +113,11 @@ def contact_out(contact: Contact, matched_on: str | None = None) -> ContactOut:
         matched_on=matched_on)
 
 
-@endpoint("/contacts", summary="List or search contacts", tags=["contacts"], query=ContactQuery, response=ContactList)
+@endpoint("/contacts", summary="List or search contacts", tags=["contacts"], query=ContactQuery, response=ContactList,
+          read_only=True)
 def list_contacts(query: ContactQuery):
-    stmt = access.visible_contacts(current_api_user()).options(selectinload(Contact.account))
+    # The company by a join: one statement, where a separate SELECT of the accounts was a second round trip.
+    stmt = access.visible_contacts(current_api_user()).options(joinedload(Contact.account))
     if query.q:
         stmt = stmt.where(matches_search(Contact.id, query.q, db.session))
     rows, cursor = page(stmt, Contact.id, cursor=query.cursor, limit=query.limit, session=db.session)
@@ -133,7 +135,8 @@ def create_contact(body: ContactIn):
     return contact_out(match.contact, match.matched_on), 201 if match.created else 200
 
 
-@endpoint("/contacts/<int:contact_id>", summary="One contact", tags=["contacts"], response=ContactOut)
+@endpoint("/contacts/<int:contact_id>", summary="One contact", tags=["contacts"], response=ContactOut,
+          read_only=True)
 def get_contact(contact_id: int):
     return contact_out(access.get_contact(current_api_user(), contact_id))
 
@@ -158,7 +161,8 @@ def merge_contact(contact_id: int, body: MergeIn):
     return contact_out(service.merge_contacts(survivor, duplicate, actor=user))
 
 
-@endpoint("/accounts", summary="List accounts", tags=["accounts"], query=ContactQuery, response=AccountList)
+@endpoint("/accounts", summary="List accounts", tags=["accounts"], query=ContactQuery, response=AccountList,
+          read_only=True)
 def list_accounts(query: ContactQuery):
     stmt = select(Account)
     if query.q:
@@ -181,7 +185,8 @@ def create_account(body: AccountIn):
     return AccountOut.model_validate(account, from_attributes=True)
 
 
-@endpoint("/accounts/<int:account_id>", summary="One account", tags=["accounts"], response=AccountOut)
+@endpoint("/accounts/<int:account_id>", summary="One account", tags=["accounts"], response=AccountOut,
+          read_only=True)
 def get_account(account_id: int):
     account = db.session.get(Account, account_id)
     if account is None:

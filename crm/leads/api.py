@@ -114,7 +114,8 @@ def lead_out(lead: Lead, matched_on: str | None = None) -> LeadOut:
         created_at=lead.created_at, stage_changed_at=lead.stage_changed_at, contact_matched_on=matched_on)
 
 
-@endpoint("/leads", summary="List leads (filtered, newest first)", tags=["leads"], query=LeadQuery, response=LeadList)
+@endpoint("/leads", summary="List leads (filtered, newest first)", tags=["leads"], query=LeadQuery, response=LeadList,
+          read_only=True)
 def list_leads(query: LeadQuery):
     from sqlalchemy.orm import selectinload
 
@@ -149,7 +150,8 @@ def create_lead(body: LeadIn):
     return lead_out(lead, matched_on)
 
 
-@endpoint("/leads/<int:lead_id>", summary="One lead", tags=["leads"], response=LeadOut)
+@endpoint("/leads/<int:lead_id>", summary="One lead", tags=["leads"], response=LeadOut,
+          read_only=True)
 def get_lead(lead_id: int):
     return lead_out(access.get_lead(current_api_user(), lead_id, options=LEAD_OUT_JOINS))
 

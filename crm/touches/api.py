@@ -7,6 +7,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from crm import access
 from crm.api import current_api_user, endpoint
@@ -14,6 +15,7 @@ from crm.api.pagination import MAX_LIMIT, page
 from crm.contacts.models import Contact
 from crm.errors import NotFound, ValidationFailed
 from crm.extensions import db
+from crm.leads.models import Lead
 from crm.touches.models import Channel, Direction, Outcome, Touch
 from crm.touches.service import log_touch
 
@@ -88,7 +90,7 @@ def _aware(value: datetime | None, field: str) -> datetime | None:
           tags=["touches"], body=TouchIn, response=TouchOut, status=201, responses={200: "Already recorded"})
 def create_touch(body: TouchIn):
     user = current_api_user()
-    lead = access.get_lead(user, body.lead_id) if body.lead_id else None
+    lead = access.get_lead(user, body.lead_id, options=(joinedload(Lead.contact),)) if body.lead_id else None
     if body.contact_id is None and lead is None:
         raise ValidationFailed(_("Say whose touch it is."), fields={"contact_id": _("Give contact_id or lead_id.")})
     contact = access.get_contact(user, body.contact_id) if body.contact_id else lead.contact
@@ -102,7 +104,8 @@ def create_touch(body: TouchIn):
     return TouchOut.model_validate(logged.touch, from_attributes=True), 201 if logged.created else 200
 
 
-@endpoint("/touches", summary="List touches you may see", tags=["touches"], query=TouchQuery, response=TouchList)
+@endpoint("/touches", summary="List touches you may see", tags=["touches"], query=TouchQuery, response=TouchList,
+          read_only=True)
 def list_touches(query: TouchQuery):
     user = current_api_user()
     stmt = select(Touch).where(Touch.contact_id.in_(access.visible_contacts(user).with_only_columns(Contact.id)))
@@ -116,7 +119,8 @@ def list_touches(query: TouchQuery):
     return TouchList(items=[TouchOut.model_validate(t, from_attributes=True) for t in rows], next_cursor=cursor)
 
 
-@endpoint("/touches/<int:touch_id>", summary="One touch", tags=["touches"], response=TouchOut)
+@endpoint("/touches/<int:touch_id>", summary="One touch", tags=["touches"], response=TouchOut,
+          read_only=True)
 def get_touch(touch_id: int):
     user = current_api_user()
     touch = db.session.get(Touch, touch_id)
