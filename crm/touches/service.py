@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from crm.auth.models import User
@@ -70,6 +73,13 @@ def find_by_external_id(provider: str, external_id: str) -> Touch | None:
     return db.session.scalar(select(Touch).where(Touch.provider == provider, Touch.external_id == external_id))
 
 
+@functools.cache
+def _insert_once(dialect: str):
+    """INSERT one touch unless its (provider, external id) is stored, returning it as a loaded Touch."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(Touch).on_conflict_do_nothing(index_elements=["provider", "external_id"]).returning(Touch)
+
+
 def log_touch(*, contact: Contact, channel, direction, outcome=None, lead: Lead | None = None,
               user: User | None = None, occurred_at: datetime | None = None, provider: str = "touchline",
               external_id: str | None = None, **details) -> LoggedTouch:
@@ -77,23 +87,17 @@ def log_touch(*, contact: Contact, channel, direction, outcome=None, lead: Lead 
     channel, direction, outcome = check_touch_fields(channel, direction, outcome)
     check_durations(details)
     check_lead_of(contact, lead)
-    if external_id:
-        existing = find_by_external_id(provider, external_id)
-        if existing is not None:
-            return LoggedTouch(existing, False)
-    touch = Touch(contact=contact, lead=lead, user=user, channel=channel, direction=direction, outcome=outcome,
-                  occurred_at=occurred_at or utcnow(), provider=provider, external_id=external_id,
-                  campaign_id=lead.campaign_id if lead is not None else None,
-                  **{k: v for k, v in details.items() if v is not None})
-    try:
-        with db.session.begin_nested():  # a concurrent delivery of the same id loses cleanly
-            db.session.add(touch)
-            db.session.flush()
-    except IntegrityError:
-        existing = find_by_external_id(provider, external_id) if external_id else None
-        if existing is None:
-            raise
-        return LoggedTouch(existing, False)
+    values = {"contact_id": contact.id, "lead_id": lead.id if lead is not None else None,
+              "user_id": user.id if user is not None else None, "channel": channel, "direction": direction,
+              "outcome": outcome, "occurred_at": occurred_at or utcnow(), "provider": provider,
+              "external_id": external_id, "campaign_id": lead.campaign_id if lead is not None else None,
+              **{k: v for k, v in details.items() if v is not None}}
+    # One statement: a provider id seen before inserts nothing (also when a concurrent delivery of it commits
+    # first: the INSERT waits for that transaction) and is then looked up; there is no lookup before, nor a
+    # savepoint to fall back to.
+    touch = db.session.scalars(_insert_once(db.session.get_bind().dialect.name), [values]).first()
+    if touch is None:
+        return LoggedTouch(find_by_external_id(provider, external_id), False)
     if lead is not None:
         _note_on_lead(lead, touch)
     cadences.on_touch(touch)  # a connected call or reply ends the cadence, a missed call moves it on
