@@ -60,7 +60,7 @@ from crm.contacts.models import Contact
 from crm.db import UTCDateTime, is_postgresql, skip_locked, utcnow
 from crm.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from crm.extensions import db
-from crm.leads.models import Lead, LeadStatus
+from crm.leads.models import Campaign, Lead, LeadStatus, Source
 from crm.tasks.models import Task, TaskKind, TaskStatus
 from crm.touches.models import Channel, Direction
 from crm.touches.service import log_touch
@@ -379,6 +379,7 @@ def _claim_from(rep: User, now: datetime, left: tuple[int, ...], ranks: tuple[in
 # each reason; only when none of those could be taken does a second run read up to MAX_LIMIT.
 CLAIM_FIRST = 16
 _PICKED = ("lead_id", "rank", "sort_at", "tasks", "channel", "step")
+_CLAIM_RELATED = ((Contact, "contact_id"), (Source, "source_id"), (Campaign, "campaign_id"))  # Lead.contact …
 
 
 @functools.lru_cache(maxsize=4)
@@ -411,7 +412,7 @@ def _claim_statement(has_team: bool):
                .values(claimed_by_id=rep.id, claim_expires_at=expires, updated_at=now,
                        owner_id=func.coalesce(leads.c.owner_id, rep.id),
                        team_id=func.coalesce(leads.c.team_id, rep.team_id) if has_team else leads.c.team_id)
-               .returning(*(picked.c[name] for name in _PICKED), *(c.label(f"lead__{c.name}") for c in leads.c))
+               .returning(*(picked.c[name] for name in _PICKED), *(c.label(f"{leads.name}__{c.name}") for c in leads.c))
                .cte("claimed"))
     audit = insert(AuditEvent.__table__).from_select(
         ["actor_id", "action", "entity_type", "entity_id", "changes", "created_at"],
@@ -419,7 +420,13 @@ def _claim_statement(has_team: bool):
                func.json_build_object("owner_id", rep.id), bindparam("audited_at", type_=UTCDateTime()))
         .where(claimed.c.rank == 4)).cte("audited")
     gone = select(func.array_agg(released.c.id).label("released")).subquery("gone")
-    return _Compiled(select(gone.c.released, *claimed.c).select_from(gone).outerjoin(claimed, true()).add_cte(audit))
+    # The claimed lead's contact, source and campaign come with it, for the answer (three lazy loads otherwise).
+    related = [(model.__table__, claimed.c[f"{leads.name}__{fk}"]) for model, fk in _CLAIM_RELATED]
+    statement = select(gone.c.released, *claimed.c, *(c.label(f"{table.name}__{c.name}") for table, _ in related
+                                                      for c in table.c)).select_from(gone).outerjoin(claimed, true())
+    for table, fk in related:
+        statement = statement.outerjoin(table, table.c.id == fk)
+    return _Compiled(statement.add_cte(audit))
 
 
 class _Compiled:
@@ -538,28 +545,43 @@ def _claim_next_in_one_statement(rep: User, now: datetime, skip: tuple[int, ...]
     return Claim(lead, item, lead.claim_expires_at, item.reason == Reason.POOL)
 
 
-@functools.lru_cache(maxsize=1)
-def _lead_columns(dialect) -> tuple:
-    return tuple((attr.key, f"lead__{attr.columns[0].name}", attr.columns[0].type.result_processor(dialect, None))
-                 for attr in Lead.__mapper__.column_attrs)
+@functools.lru_cache(maxsize=8)
+def _row_columns(model, dialect) -> tuple:
+    """(attribute, result column, result processor) of each of ``model``'s columns in the claim's row."""
+    prefix = model.__tablename__
+    return tuple((attr.key, f"{prefix}__{attr.columns[0].name}", attr.columns[0].type.result_processor(dialect, None))
+                 for attr in model.__mapper__.column_attrs)
 
 
-def _lead_from_row(row) -> Lead:
-    """The claimed lead as the statement returned it, in the session as if loaded (no second query)."""
+def _loaded_from_row(model, row):
+    """An instance of ``model`` from the claim's row, in the session as if loaded (no second query); None when
+    the row has none (an outer join that found nothing)."""
     from sqlalchemy.orm import make_transient_to_detached
     from sqlalchemy.orm.attributes import set_committed_value
 
     values = {key: process(row[name]) if process else row[name]
-              for key, name, process in _lead_columns(db.session.get_bind().dialect)}
-    lead = db.session.identity_map.get(db.session.identity_key(Lead, values["id"]))
-    if lead is not None:  # the session's copy takes the values the claim wrote
+              for key, name, process in _row_columns(model, db.session.get_bind().dialect)}
+    if values["id"] is None:
+        return None
+    held = db.session.identity_map.get(db.session.identity_key(model, values["id"]))
+    if held is not None:  # the session's copy takes the values the claim wrote
         for key, value in values.items():
-            set_committed_value(lead, key, value)
-        return lead
-    lead = Lead.__mapper__.class_manager.new_instance()  # as the ORM loads a row: no constructor, no change events
-    lead.__dict__.update(values)
-    make_transient_to_detached(lead)
-    db.session.add(lead)
+            set_committed_value(held, key, value)
+        return held
+    instance = model.__mapper__.class_manager.new_instance()  # as the ORM loads a row: no constructor, no events
+    instance.__dict__.update(values)
+    make_transient_to_detached(instance)
+    db.session.add(instance)
+    return instance
+
+
+def _lead_from_row(row) -> Lead:
+    """The claimed lead with its contact, source and campaign, as the claim statement returned them."""
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    lead = _loaded_from_row(Lead, row)
+    for model, fk in _CLAIM_RELATED:
+        set_committed_value(lead, fk.removesuffix("_id"), _loaded_from_row(model, row))
     return lead
 
 

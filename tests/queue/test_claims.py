@@ -186,6 +186,40 @@ def test_next_lead_lets_go_claims_and_audits_in_one_statement_on_postgresql(rep,
     assert pool.claim_expires_at == T0 + timedelta(minutes=16) and held.claimed_by_id is None
 
 
+def test_the_claimed_lead_comes_with_its_contact_source_and_campaign(rep, team, count_queries):
+    """What Next lead answers with (the lead, its contact, source and campaign) needs no statement after the
+    claim on PostgreSQL: the claim's row carries them. A fresh session holds none of them beforehand."""
+    from crm.auth.models import User
+    from crm.db import is_postgresql
+    from crm.extensions import db
+    from crm.leads.api import lead_out
+    from crm.leads.models import Source
+
+    source = Source(name="Trade fair")
+    db.session.add(source)
+    campaign = f.campaign(team, name="Spring push")
+    lead = make_lead(rep, touched=False, first_name="Ana", last_name="Silva")
+    lead.source_id, lead.campaign_id = source.id, campaign.id
+    plain = make_lead(rep, touched=False, created=T0 - timedelta(days=1))  # no source, no campaign
+    db.session.flush()
+    ids = (rep.id, lead.id, plain.id)
+    db.session.expunge_all()
+    rep = db.session.get(User, ids[0])
+    with count_queries() as counter:
+        claim = claim_next(rep, now=T0)
+        out = lead_out(claim.lead)
+    assert claim.lead.id == ids[1]
+    assert (out.contact.name, out.source, out.campaign.name) == ("Ana Silva", "Trade fair", "Spring push")
+    if is_postgresql(db.session):
+        assert counter.count == 0
+    with count_queries() as counter:
+        claim = claim_next(rep, now=T0)
+        out = lead_out(claim.lead)
+    assert claim.lead.id == ids[2] and out.source is None and out.campaign is None
+    if is_postgresql(db.session):
+        assert counter.count == 0
+
+
 def test_the_pool_audit_row_names_the_rep_and_the_new_owner(rep, team):
     pool = make_lead(None, team, touched=False)
     claim_next(rep, now=T0)
