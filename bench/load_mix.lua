@@ -9,7 +9,8 @@
 --
 -- Read from the environment (load_test.py sets them): LOADMIX_PLAN, a file with one rep per line:
 -- token, lead ids (comma-separated) and search terms (URL-encoded, "|"-separated), tab-separated;
--- LOADMIX_QUEUE ("1" to include next lead); LOADMIX_OUT, where done() writes its figures as JSON.
+-- LOADMIX_QUEUE ("1" to include next lead); LOADMIX_RUN, a prefix that makes this run's provider ids
+-- its own; LOADMIX_OUT, where done() writes its figures as JSON.
 
 local threads = {}
 local counter = 0
@@ -28,6 +29,8 @@ end
 
 function init(args)
   math.randomseed(1000 + id)
+  -- provider ids unique to this run: a second run must log new calls, not find the first run's (200)
+  run = os.getenv("LOADMIX_RUN") .. string.format("%02d", id)
   reps = {}
   for line in io.lines(os.getenv("LOADMIX_PLAN")) do
     local token, leads, searches = line:match("^([^\t]+)\t([^\t]+)\t(.*)$")
@@ -75,7 +78,7 @@ function request()
     sent.log_call = sent.log_call + 1
     local body = string.format('{"lead_id": %s, "channel": "call", "direction": "outbound", "outcome": "%s", '
       .. '"talk_seconds": %d, "provider": "loadtest", "external_id": "%s"}',
-      lead, outcomes[math.random(#outcomes)], math.random(0, 300), hex(32))
+      lead, outcomes[math.random(#outcomes)], math.random(0, 300), run .. hex(24))
     return wrk.format("POST", "/api/v1/touches",
       {Authorization = rep.auth, ["Content-Type"] = "application/json"}, body)
   elseif kind == "search" then

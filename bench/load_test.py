@@ -229,7 +229,8 @@ def write_wrk_plan(plan: dict, path: str) -> None:
 
 def run_wrk(base: str, plan_path: str, out_path: str, *, connections: int, seconds: int, queue: bool
             ) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LOADMIX_PLAN": plan_path, "LOADMIX_QUEUE": "1" if queue else "0", "LOADMIX_OUT": out_path}
+    env = {**os.environ, "LOADMIX_PLAN": plan_path, "LOADMIX_QUEUE": "1" if queue else "0", "LOADMIX_OUT": out_path,
+           "LOADMIX_RUN": secrets.token_hex(4)}
     return subprocess.run(["wrk", "--threads", "1", "--connections", str(connections), "--duration", f"{seconds}s",
                            "--timeout", "10s", "--script", str(HERE / "load_mix.lua"), base],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 60, check=False)

@@ -82,7 +82,7 @@ def work_list(query: QueueQuery):
           tags=["queue"], response=ClaimOut,
           responses={204: "Nothing to do", 403: "Only active inside-sales reps have a queue"})
 def next_lead():
-    claim = service.claim_next(current_api_user())
+    claim = service.claim_next(current_api_user(), with_related=True)
     if claim is None:
         return None, 204
     return ClaimOut(**_item_out(claim.item, claim.lead), lease_expires_at=claim.expires_at, from_pool=claim.from_pool)

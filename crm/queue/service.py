@@ -329,17 +329,20 @@ def _take(rep: User, candidates: list[int], now: datetime) -> int | None:
     return db.session.execute(stmt).scalar()
 
 
-def claim_next(rep: User, *, now: datetime | None = None, skip: tuple[int, ...] = ()) -> Claim | None:
+def claim_next(rep: User, *, now: datetime | None = None, skip: tuple[int, ...] = (),
+               with_related: bool = False) -> Claim | None:
     """Claim the top item of the rep's list for a lease; None when there is nothing to do.
 
     The lead the rep held before is released and passed over (pressing Next lead again
     skips it); a pool lead becomes the rep's. Two reps never get the same lead.
+    ``with_related``: the lead comes with its contact, source and campaign loaded (in the claim's
+    own statement on PostgreSQL), for a caller that shows them at once, as the API's answer does.
     """
     now = now or utcnow()
     if not access.may_use_queue(rep):
         raise AccessDenied(str(_l("The queue is for inside-sales reps.")))
     if is_postgresql(db.session):
-        return _claim_next_in_one_statement(rep, now, tuple(skip))
+        return _claim_next_in_one_statement(rep, now, tuple(skip), with_related)
     left = tuple(_release_others(rep)) + tuple(skip)
     # Reasons in stages, each strictly before the next: a rep with a follow-up due never pays for
     # looking up cadence steps. At most three stages, each one statement (plus the claim).
@@ -383,7 +386,7 @@ _CLAIM_RELATED = ((Contact, "contact_id"), (Source, "source_id"), (Campaign, "ca
 
 
 @functools.lru_cache(maxsize=4)
-def _claim_statement(has_team: bool):
+def _claim_statement(has_team: bool, with_related: bool = False):
     from sqlalchemy import insert
     from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -420,8 +423,9 @@ def _claim_statement(has_team: bool):
                func.json_build_object("owner_id", rep.id), bindparam("audited_at", type_=UTCDateTime()))
         .where(claimed.c.rank == 4)).cte("audited")
     gone = select(func.array_agg(released.c.id).label("released")).subquery("gone")
-    # The claimed lead's contact, source and campaign come with it, for the answer (three lazy loads otherwise).
-    related = [(model.__table__, claimed.c[f"{leads.name}__{fk}"]) for model, fk in _CLAIM_RELATED]
+    # The claimed lead's contact, source and campaign, when asked for: three lazy loads otherwise. (A claim that
+    # does not show them would pay ~1 ms for building them: 20 claimants sustained 12 % fewer claims.)
+    related = [(model.__table__, claimed.c[f"{leads.name}__{fk}"]) for model, fk in _CLAIM_RELATED if with_related]
     statement = select(gone.c.released, *claimed.c, *(c.label(f"{table.name}__{c.name}") for table, _ in related
                                                       for c in table.c)).select_from(gone).outerjoin(claimed, true())
     for table, fk in related:
@@ -523,8 +527,8 @@ def _claim_params(rep: User, now: datetime, skip: tuple[int, ...]) -> dict:
     return params
 
 
-def _claim_next_in_one_statement(rep: User, now: datetime, skip: tuple[int, ...]) -> Claim | None:
-    statement = _claim_statement(rep.team_id is not None)
+def _claim_next_in_one_statement(rep: User, now: datetime, skip: tuple[int, ...], with_related: bool) -> Claim | None:
+    statement = _claim_statement(rep.team_id is not None, with_related)
     params = _claim_params(rep, now, skip)
     row = statement.one(params)
     released = row["released"] or []
@@ -541,7 +545,7 @@ def _claim_next_in_one_statement(rep: User, now: datetime, skip: tuple[int, ...]
     item = WorkItem(lead_id=row["lead_id"], reason=RANKS[row["rank"]], since=since and since.astimezone(UTC),
                     tasks=row["tasks"] or 0, channel=Channel(row["channel"]) if row["channel"] else None,
                     step=row["step"])
-    lead = _lead_from_row(row)
+    lead = _lead_from_row(row, with_related)
     return Claim(lead, item, lead.claim_expires_at, item.reason == Reason.POOL)
 
 
@@ -575,12 +579,12 @@ def _loaded_from_row(model, row):
     return instance
 
 
-def _lead_from_row(row) -> Lead:
-    """The claimed lead with its contact, source and campaign, as the claim statement returned them."""
+def _lead_from_row(row, with_related: bool) -> Lead:
+    """The claimed lead (with its contact, source and campaign), as the claim statement returned them."""
     from sqlalchemy.orm.attributes import set_committed_value
 
     lead = _loaded_from_row(Lead, row)
-    for model, fk in _CLAIM_RELATED:
+    for model, fk in _CLAIM_RELATED if with_related else ():
         set_committed_value(lead, fk.removesuffix("_id"), _loaded_from_row(model, row))
     return lead
 

@@ -188,7 +188,8 @@ def test_next_lead_lets_go_claims_and_audits_in_one_statement_on_postgresql(rep,
 
 def test_the_claimed_lead_comes_with_its_contact_source_and_campaign(rep, team, count_queries):
     """What Next lead answers with (the lead, its contact, source and campaign) needs no statement after the
-    claim on PostgreSQL: the claim's row carries them. A fresh session holds none of them beforehand."""
+    claim on PostgreSQL when asked for (the API does): the claim's row carries them. A fresh session holds none
+    of them beforehand; without asking, the claim's row is the lead alone."""
     from crm.auth.models import User
     from crm.db import is_postgresql
     from crm.extensions import db
@@ -206,18 +207,25 @@ def test_the_claimed_lead_comes_with_its_contact_source_and_campaign(rep, team, 
     db.session.expunge_all()
     rep = db.session.get(User, ids[0])
     with count_queries() as counter:
-        claim = claim_next(rep, now=T0)
+        claim = claim_next(rep, now=T0, with_related=True)
         out = lead_out(claim.lead)
     assert claim.lead.id == ids[1]
     assert (out.contact.name, out.source, out.campaign.name) == ("Ana Silva", "Trade fair", "Spring push")
     if is_postgresql(db.session):
         assert counter.count == 0
     with count_queries() as counter:
-        claim = claim_next(rep, now=T0)
+        claim = claim_next(rep, now=T0, with_related=True)
         out = lead_out(claim.lead)
     assert claim.lead.id == ids[2] and out.source is None and out.campaign is None
     if is_postgresql(db.session):
         assert counter.count == 0
+    db.session.expunge_all()
+    rep = db.session.get(User, ids[0])
+    with count_queries() as counter:
+        claim = claim_next(rep, now=T0)
+        assert claim.lead.contact.full_name  # loaded when read
+    if is_postgresql(db.session):
+        assert counter.count == 1
 
 
 def test_the_pool_audit_row_names_the_rep_and_the_new_owner(rep, team):
