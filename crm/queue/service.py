@@ -385,8 +385,13 @@ _PICKED = ("lead_id", "rank", "sort_at", "tasks", "channel", "step")
 _CLAIM_RELATED = ((Contact, "contact_id"), (Source, "source_id"), (Campaign, "campaign_id"))  # Lead.contact …
 
 
-@functools.lru_cache(maxsize=4)
 def _claim_statement(has_team: bool, with_related: bool = False):
+    """The claim statement, built once per process for each kind (however the arguments are written)."""
+    return _built_claim_statement(has_team, with_related)
+
+
+@functools.lru_cache(maxsize=4)
+def _built_claim_statement(has_team: bool, with_related: bool):
     from sqlalchemy import insert
     from sqlalchemy.dialects.postgresql import ARRAY
 
