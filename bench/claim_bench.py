@@ -104,7 +104,7 @@ def claimant(url: str, rep_id: int, seconds: float, start, results, claim_only: 
         rep = db.session.get(User, rep_id)
         backend = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
         db.session.commit()
-        _claim_statement(rep.team_id is not None)  # built once per process, as in a web worker: not measured
+        _claim_statement(rep.team_id is not None, False)  # built once per process, as in a web worker: not measured
         start.wait()
         cpu_before, backend_before = time.process_time(), cpu_seconds(backend)
         began = time.perf_counter()

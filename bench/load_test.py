@@ -292,7 +292,8 @@ def load_test(url: str, *, workers: int = 4, users: int = 80, reps: int = 100, s
         with open(plan_path, "w", encoding="utf-8") as fh:
             json.dump(plan, fh)
         wrk_plan, wrk_out = os.path.join(tmp, "plan.tsv"), os.path.join(tmp, "wrk.json")
-        write_wrk_plan(plan, wrk_plan)
+        if tool == "wrk":
+            write_wrk_plan(plan, wrk_plan)
         server = start_gunicorn(url, port, workers, tmp)
         try:
             boot_seconds = wait_workers(tmp, workers)

@@ -224,6 +224,14 @@ def is_postgresql(session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def dialect_insert(session):
+    """The session's database's own INSERT construct, the one with ON CONFLICT (PostgreSQL's or SQLite's)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return pg_insert if is_postgresql(session) else sqlite_insert
+
+
 def skip_locked(stmt, session):
     """Add FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's write lock already serialises."""
     if is_postgresql(session):

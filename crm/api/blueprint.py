@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Engine
 
 from crm.auth.models import ApiToken, User
+from crm.db import is_postgresql
 from crm.errors import DomainError
 from crm.extensions import csrf, db
 
@@ -73,8 +74,8 @@ def _token_statement():
 def _without_transaction_block() -> None:
     """A read-only request's statements each commit alone (PostgreSQL, a session on the engine's pool)."""
     session = db.session()
-    bind = session.get_bind()
-    if isinstance(bind, Engine) and bind.dialect.name == "postgresql" and not session.in_transaction():
+    # A session bound to one connection (the tests' outer transaction) cannot change its isolation level.
+    if isinstance(session.get_bind(), Engine) and is_postgresql(session) and not session.in_transaction():
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})  # the pool resets it on return
 
 

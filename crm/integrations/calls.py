@@ -19,14 +19,12 @@ from typing import Literal
 from flask import current_app
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload
 
 from crm.auth.models import User
 from crm.contacts.models import Contact
 from crm.contacts.service import create_contacts, normalise_phone
-from crm.db import is_postgresql
+from crm.db import dialect_insert
 from crm.errors import ValidationFailed
 from crm.extensions import db
 from crm.integrations.models import InboundEvent, Integration, ScreenPop
@@ -302,9 +300,8 @@ def _pop(pairs: list[tuple[int, int]], now: datetime) -> None:
     """A screen pop for each (agent, touch) whose touch has none yet: one INSERT … ON CONFLICT DO NOTHING."""
     if not pairs:
         return
-    dialect_insert = pg_insert if is_postgresql(db.session) else sqlite_insert
-    db.session.execute(dialect_insert(ScreenPop.__table__).on_conflict_do_nothing(index_elements=["touch_id"]),
-                       [{"user_id": user_id, "touch_id": touch_id, "created_at": now} for user_id, touch_id in pairs])
+    insert = dialect_insert(db.session)(ScreenPop.__table__).on_conflict_do_nothing(index_elements=["touch_id"])
+    db.session.execute(insert, [{"user_id": user_id, "touch_id": touch_id, "created_at": now} for user_id, touch_id in pairs])
 
 
 # -- the inbound figures of the reports, from call touches -----------------------------------------

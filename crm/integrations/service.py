@@ -12,13 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from crm.audit.service import record
 from crm.auth.models import Team, User
 from crm.contacts.models import Contact
-from crm.db import is_postgresql, utcnow
+from crm.db import dialect_insert, is_postgresql, utcnow
 from crm.errors import Conflict, ValidationFailed
 from crm.extensions import db
 from crm.integrations import signing
@@ -161,12 +159,11 @@ def store_events(source: str, events: list, *, kind_of, subject_of, now: datetim
     rows = [{"source": source, "event_id": event.event_id, "kind": kind_of(event), "subject_key": subject_of(event),
              "payload": event.model_dump(mode="json", exclude_none=True), "received_at": now}
             for event in unique.values()]
-    dialect_insert = pg_insert if is_postgresql(db.session) else sqlite_insert
     table = InboundEvent.__table__
     # One statement, compiled once: the rows go as executemany parameters, which SQLAlchemy's
     # "insertmanyvalues" sends as a single multi-row INSERT (a .values(rows) would be compiled
     # anew for every post, a few ms of CPU each).
-    stmt = (dialect_insert(table).on_conflict_do_nothing(index_elements=["source", "event_id"])
+    stmt = (dialect_insert(db.session)(table).on_conflict_do_nothing(index_elements=["source", "event_id"])
             .returning(table.c.event_id, table.c.id))
     inserted = dict(db.session.execute(stmt, rows).all())
     return [(event, inserted[event_id]) for event_id, event in unique.items() if event_id in inserted]

@@ -382,16 +382,14 @@ def _claim_from(rep: User, now: datetime, left: tuple[int, ...], ranks: tuple[in
 # each reason; only when none of those could be taken does a second run read up to MAX_LIMIT.
 CLAIM_FIRST = 16
 _PICKED = ("lead_id", "rank", "sort_at", "tasks", "channel", "step")
-_CLAIM_RELATED = ((Contact, "contact_id"), (Source, "source_id"), (Campaign, "campaign_id"))  # Lead.contact …
-
-
-def _claim_statement(has_team: bool, with_related: bool = False):
-    """The claim statement, built once per process for each kind (however the arguments are written)."""
-    return _built_claim_statement(has_team, with_related)
+# What the claim's row can carry besides the lead: (model, the lead's key to it, the lead's relationship).
+_CLAIM_RELATED = ((Contact, "contact_id", "contact"), (Source, "source_id", "source"),
+                  (Campaign, "campaign_id", "campaign"))
 
 
 @functools.lru_cache(maxsize=4)
-def _built_claim_statement(has_team: bool, with_related: bool):
+def _claim_statement(has_team: bool, with_related: bool):
+    """Built once per process for each kind; both arguments are always given, so each kind is one cache entry."""
     from sqlalchemy import insert
     from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -428,9 +426,9 @@ def _built_claim_statement(has_team: bool, with_related: bool):
                func.json_build_object("owner_id", rep.id), bindparam("audited_at", type_=UTCDateTime()))
         .where(claimed.c.rank == 4)).cte("audited")
     gone = select(func.array_agg(released.c.id).label("released")).subquery("gone")
-    # The claimed lead's contact, source and campaign, when asked for: three lazy loads otherwise. (A claim that
-    # does not show them would pay ~1 ms for building them: 20 claimants sustained 12 % fewer claims.)
-    related = [(model.__table__, claimed.c[f"{leads.name}__{fk}"]) for model, fk in _CLAIM_RELATED if with_related]
+    # The claimed lead's contact, source and campaign, when asked for (three lazy loads otherwise); a claim that
+    # does not show them does not build them.
+    related = [(model.__table__, claimed.c[f"{leads.name}__{fk}"]) for model, fk, _ in _CLAIM_RELATED if with_related]
     statement = select(gone.c.released, *claimed.c, *(c.label(f"{table.name}__{c.name}") for table, _ in related
                                                       for c in table.c)).select_from(gone).outerjoin(claimed, true())
     for table, fk in related:
@@ -589,8 +587,8 @@ def _lead_from_row(row, with_related: bool) -> Lead:
     from sqlalchemy.orm.attributes import set_committed_value
 
     lead = _loaded_from_row(Lead, row)
-    for model, fk in _CLAIM_RELATED if with_related else ():
-        set_committed_value(lead, fk.removesuffix("_id"), _loaded_from_row(model, row))
+    for model, _fk, relation in _CLAIM_RELATED if with_related else ():
+        set_committed_value(lead, relation, _loaded_from_row(model, row))
     return lead
 
 

@@ -8,14 +8,12 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from crm.auth.models import User
 from crm.cadences import service as cadences
 from crm.contacts.models import Contact
-from crm.db import utcnow
+from crm.db import dialect_insert, utcnow
 from crm.errors import ValidationFailed
 from crm.extensions import db
 from crm.leads.models import Lead
@@ -74,9 +72,8 @@ def find_by_external_id(provider: str, external_id: str) -> Touch | None:
 
 
 @functools.cache
-def _insert_once(dialect: str):
+def _insert_once(insert):
     """INSERT one touch unless its (provider, external id) is stored, returning it as a loaded Touch."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     return insert(Touch).on_conflict_do_nothing(index_elements=["provider", "external_id"]).returning(Touch)
 
 
@@ -95,7 +92,7 @@ def log_touch(*, contact: Contact, channel, direction, outcome=None, lead: Lead 
     # One statement: a provider id seen before inserts nothing (also when a concurrent delivery of it commits
     # first: the INSERT waits for that transaction) and is then looked up; there is no lookup before, nor a
     # savepoint to fall back to.
-    touch = db.session.scalars(_insert_once(db.session.get_bind().dialect.name), [values]).first()
+    touch = db.session.scalars(_insert_once(dialect_insert(db.session)), [values]).first()
     if touch is None:
         return LoggedTouch(find_by_external_id(provider, external_id), False)
     if lead is not None:

@@ -267,7 +267,7 @@ def test_a_claim_reads_the_pool_in_its_index_order_on_its_generic_plan(rep, team
         "team_id, currency, score, stage_changed_at, created_at - n * interval '1 minute', updated_at "
         "FROM leads, generate_series(1, 3000) AS n WHERE id = :id"), {"id": first.id})
     db.session.execute(text("ANALYZE leads"))
-    statement = _claim_statement(True)
+    statement = _claim_statement(True, False)
     arguments = statement.arguments(_claim_params(rep, utcnow(), ()))
     driver = db.session.connection().connection.driver_connection
     with driver.cursor() as cursor:
