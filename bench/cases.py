@@ -130,6 +130,13 @@ def search_common_name(ctx: Context):
     return lambda: get("/contacts", q=f"{first} {last}", limit=20)
 
 
+def search_short(ctx: Context):
+    """Two letters typed: the start of the most common first name (matched where words start)."""
+    get = ctx.api_for(ctx.rep)
+    first = db.session.scalar(text("SELECT first_name FROM contacts GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"))
+    return lambda: get("/contacts", q=first[:2], limit=20)
+
+
 def search_phone(ctx: Context):
     get = ctx.api_for(ctx.rep)
     contact = _sample_contact(ctx)
@@ -190,6 +197,7 @@ CASES: dict[str, Case] = {
     "lead_list_filtered": Case(lead_list_filtered),
     "search_name": Case(search_name),
     "search_common_name": Case(search_common_name),
+    "search_short": Case(search_short),
     "search_phone": Case(search_phone),
     "search_email_admin": Case(search_email_admin),
     "timeline": Case(timeline, timeline_sql),

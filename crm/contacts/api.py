@@ -14,7 +14,7 @@ from crm.api import current_api_user, endpoint
 from crm.api.pagination import MAX_LIMIT, page
 from crm.contacts import privacy, service
 from crm.contacts.models import Account, Contact
-from crm.contacts.search import matches_search
+from crm.contacts.search import account_name_matches, matches_search
 from crm.errors import AccessDenied, NotFound, ValidationFailed
 from crm.extensions import db
 
@@ -166,9 +166,7 @@ def merge_contact(contact_id: int, body: MergeIn):
 def list_accounts(query: ContactQuery):
     stmt = select(Account)
     if query.q:
-        from sqlalchemy import func
-
-        stmt = stmt.where(func.lower(Account.name).like(f"%{query.q.lower()}%"))
+        stmt = stmt.where(account_name_matches(query.q))
     rows, cursor = page(stmt, Account.id, cursor=query.cursor, limit=query.limit, session=db.session)
     return AccountList(items=[AccountOut.model_validate(a, from_attributes=True) for a in rows], next_cursor=cursor)
 

@@ -43,6 +43,23 @@ def _escape_like(text: str) -> str:
 
 
 MAX_MATCHES = 5000
+# A word shorter than a trigram matches where a word starts ("an" finds Ana Silva and Big Andes Ltd, not Susan):
+# PostgreSQL's trigram indexes hold each word's first letters padded ("  a", " an"), which "an%" and "% an%"
+# look up, but no trigram for "an" inside a word, so "%an%" would read every contact (~1 s at a million).
+SHORT = 3
+
+
+def _contains_word(column, word: str) -> ColumnElement[bool]:
+    """``word`` anywhere in ``column`` (lower-case text), or at the start of one of its words if it is SHORT."""
+    escaped = _escape_like(word)
+    if len(word) >= SHORT:
+        return column.like(f"%{escaped}%", escape="\\")
+    return or_(column.like(f"{escaped}%", escape="\\"), column.like(f"% {escaped}%", escape="\\"))
+
+
+def account_name_matches(query: str) -> ColumnElement[bool]:
+    """Companies whose name holds ``query`` (LIKE's wildcards typed in it are plain characters)."""
+    return _contains_word(func.lower(Account.name), " ".join(query.lower().split()))
 
 
 def _matches(query: str, postgresql: bool = False):
@@ -66,17 +83,18 @@ def _matches(query: str, postgresql: bool = False):
         elif suffix:
             conditions.append(Contact.phone.like(f"%{suffix}"))
         return select(Contact.id).where(or_(*conditions))
-    needle = f"%{_escape_like(query.lower())}%"
     # Every word somewhere in the name, in any order ("silva ana" finds Ana Silva).
     words = fold(query).split(" ")
-    by_name = [Contact.search_name.like(f"%{_escape_like(w)}%", escape="\\") for w in words if w] or [false()]
+    by_name = [_contains_word(Contact.search_name, w) for w in words if w] or [false()]
     # One branch per indexed expression: an OR across them (or with a subquery) would
     # stop PostgreSQL from using the trigram indexes and scan every contact.
     branches = [select(Contact.id).where(*by_name)]
     if " " not in query:  # no email address holds a space: a name search does not read the email index
-        branches.append(select(Contact.id).where(func.lower(Contact.email).like(needle, escape="\\")))
+        needle = _escape_like(query.lower())  # a short one starts the address: "an" finds anna@, not joanna@
+        branches.append(select(Contact.id).where(func.lower(Contact.email).like(
+            f"{needle}%" if len(query) < SHORT else f"%{needle}%", escape="\\")))
     branches.append(select(Contact.id).join(Account, Account.id == Contact.account_id)
-                    .where(func.lower(Account.name).like(needle, escape="\\")))
+                    .where(account_name_matches(query)))
     return union(*branches)
 
 

@@ -13,7 +13,7 @@ from crm.api.pagination import page, page_by_name
 from crm.contacts import service
 from crm.contacts.forms import ContactForm, MergeForm
 from crm.contacts.models import Account, Contact
-from crm.contacts.search import matches_search
+from crm.contacts.search import account_name_matches, matches_search
 from crm.contacts.timeline import contact_timeline
 from crm.db import collated
 from crm.errors import DomainError, ValidationFailed
@@ -157,9 +157,7 @@ def accounts():
     q = request.args.get("q", "").strip()
     stmt = select(Account)
     if q:
-        from sqlalchemy import func
-
-        stmt = stmt.where(func.lower(Account.name).like(f"%{q.lower()}%"))
+        stmt = stmt.where(account_name_matches(q))
     rows, cursor = page(stmt, Account.id, cursor=None, limit=100, session=db.session)
     return render_template("contacts/accounts.html", accounts=rows, q=q)
 

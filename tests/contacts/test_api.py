@@ -44,6 +44,37 @@ def test_search_finds_every_writing_of_a_phone_and_names(client, db_session):
     assert api.get("/contacts", q="nobody-like-this").json["items"] == []
 
 
+def test_a_query_shorter_than_three_letters_matches_where_a_word_starts(client, db_session):
+    """"an" finds Ana, Anders (by email) and Big Andes Ltd's people, not Susan or Mariana: a two-letter fragment
+    inside a word has no trigram to look up, and is rarely what was meant. Three letters match anywhere."""
+    rep = f.user(Role.REP, f.team())
+    api = Api(client, rep)
+    people = {
+        "Ana Silva": {"email": "asilva@example.pt"},
+        "Susan Wright": {"email": "swright@example.com"},
+        "Mariana Costa": {"email": "mcosta@example.pt"},
+        "Paulo Neves": {"email": "pneves@example.pt", "account": "Big Andes Ltd"},
+        "Karl Berg": {"email": "anders.berg@example.se"},
+        "Joanna Lee": {"email": "joanna@example.com"},
+        "Li Wei": {"email": "lwei@example.cn"},
+    }
+    for name, extra in people.items():
+        first, last = name.split(" ")
+        assert api.post("/leads", {"contact": {"first_name": first, "last_name": last, **extra}}).status_code == 201
+
+    def found(query):
+        return sorted(c["full_name"] for c in api.get("/contacts", q=query).json["items"])
+
+    assert found("an") == ["Ana Silva", "Karl Berg", "Paulo Neves"]
+    assert found("AN") == found("an")
+    assert found("ana") == ["Ana Silva", "Mariana Costa"]  # three letters: anywhere
+    assert found("ann") == ["Joanna Lee"]
+    assert found("si") == ["Ana Silva"]  # the start of the second word
+    assert found("li wei") == ["Li Wei"] and found("wei li") == ["Li Wei"]
+    assert found("s") == ["Ana Silva", "Susan Wright"]  # and swright@: one letter is a prefix too
+    assert found("a%") == [] and found("_n") == []  # LIKE's wildcards are literal
+
+
 def test_phone_search_reads_the_reversed_number_index_and_names_skip_the_emails(client, db_session):
     """The last digits of a number are a range on the reversed number (PostgreSQL), also once the statement is
     prepared and planned generically; a query with a space is a name, never an email."""
@@ -126,5 +157,15 @@ def test_accounts(client, db_session):
     assert created.status_code == 201 and created.json["country"] == "PT"
     assert api.post("/accounts", {"name": ""}).status_code == 422
     assert [a["name"] for a in api.get("/accounts", q="tejo").json["items"]] == ["Tejo Telecom"]
+    for name in ("100% Natural", "Titan Freight", "Big Andes Ltd", "A_B Consulting"):
+        assert api.post("/accounts", {"name": name}).status_code == 201
+
+    def named(query):
+        return sorted(a["name"] for a in api.get("/accounts", q=query).json["items"])
+
+    assert named("100%") == ["100% Natural"] and named("a_b") == ["A_B Consulting"]  # not wildcards:
+    assert named("%") == [] and named("_") == []  # they once matched every company
+    assert named("an") == ["Big Andes Ltd"]  # where a word starts; "tan" (three letters) anywhere:
+    assert named("TAN") == ["Titan Freight"]
     assert api.get(f"/accounts/{created.json['id']}").json["name"] == "Tejo Telecom"
     assert api.get("/accounts/999999").status_code == 404

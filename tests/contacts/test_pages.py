@@ -8,7 +8,8 @@ import io
 from sqlalchemy import func, select
 
 from crm.auth.models import Role
-from crm.contacts.models import Contact
+from crm.contacts.models import Account, Contact
+from crm.extensions import db
 from crm.leads.export import safe_cell
 from crm.leads.models import Lead
 from crm.touches.service import log_touch
@@ -31,6 +32,16 @@ def test_contact_list_searches_and_hides_other_reps_contacts(client, db_session)
     assert "Nobody matches" in client.get("/contacts?q=zzzz").data.decode()
     assert client.get(f"/contacts/{theirs.contact_id}").status_code == 404
     assert client.get(f"/contacts/{mine.contact_id}").status_code == 200
+
+
+def test_accounts_page_searches_company_names_the_way_the_api_does(client, db_session):
+    db.session.add_all([Account(name="Big Andes Ltd"), Account(name="Titan Freight"), Account(name="100% Natural")])
+    db.session.flush()
+    _sign_in(client, f.user(Role.REP, f.team()))
+    page = client.get("/accounts?q=an").data.decode()  # two letters: where a word starts
+    assert "Big Andes Ltd" in page and "Titan Freight" not in page
+    page = client.get("/accounts?q=%25").data.decode()  # "%" is a character, not a wildcard
+    assert "Big Andes Ltd" not in page and "100% Natural" not in page
 
 
 def test_contact_page_filters_timeline_by_channel_in_constant_queries(client, db_session, count_queries):
