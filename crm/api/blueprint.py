@@ -200,8 +200,8 @@ def endpoint(rule: str, method: str = "GET", *, summary: str, tags: list[str], b
                 result, code = result
             if result is None:
                 return "", code
-            if isinstance(result, BaseModel):
-                result = result.model_dump(mode="json")
+            if isinstance(result, BaseModel):  # pydantic writes the JSON itself (its Rust core: no dict between)
+                return current_app.response_class(result.model_dump_json(), code, mimetype="application/json")
             return jsonify(result), code
 
         endpoint_name = f"{view.__module__.split('.')[-2]}_{view.__name__}"
