@@ -10,7 +10,7 @@
 -- Read from the environment (load_test.py sets them): LOADMIX_PLAN, a file with one rep per line:
 -- token, lead ids (comma-separated) and search terms (URL-encoded, "|"-separated), tab-separated;
 -- LOADMIX_QUEUE ("1" to include next lead); LOADMIX_RUN, a prefix that makes this run's provider ids
--- its own; LOADMIX_OUT, where done() writes its figures as JSON.
+-- its own; LOADMIX_OUT, where done() writes its figures as JSON; LOADMIX_ONLY, one kind to send alone.
 
 local threads = {}
 local counter = 0
@@ -42,6 +42,8 @@ function init(args)
   kinds = {}
   local weights = {{"open_lead", 4}, {"log_call", 2}, {"search", 3}}
   if queue then weights[#weights + 1] = {"next_lead", 2} end
+  local only = os.getenv("LOADMIX_ONLY") or ""
+  if only ~= "" then weights = {{only, 1}} end  -- load_test.py --only: one kind alone
   for _, kw in ipairs(weights) do
     for _ = 1, kw[2] do kinds[#kinds + 1] = kw[1] end
   end

@@ -5,9 +5,10 @@
     .venv/bin/python -m bench.load_test [--url URL] [--workers 4] [--users 80] [--seconds 60] [--max-requests 50000]
     .venv/bin/python -m bench.load_test --tool wrk [--connections 12] [--seconds 60]     # apt-get install wrk
 
-Starts gunicorn (``--workers`` sync workers on 127.0.0.1, CRM_ENV=production) against the
-database, gives ``--reps`` reps an API token each, and runs the mix: open a lead and its
-timeline, log a call, search contacts, and next lead when the API lists it.
+Starts gunicorn as the README deploys it (``--workers`` gthread workers of 2 threads with keep-alive,
+DEPLOYED; ``--worker-class sync`` to compare; 127.0.0.1, CRM_ENV=production) against the database,
+gives ``--reps`` reps an API token each, and runs the mix: open a lead and its timeline, log a call,
+search contacts, and next lead when the API lists it.
 
 - ``--tool locust`` (the default): ``--users`` simulated reps, each pausing ``--wait`` between
   actions; requests/s, latency percentiles and errors per request kind.
@@ -15,6 +16,8 @@ timeline, log a call, search contacts, and next lead when the API lists it.
   flight and no pauses (a closed loop: the throughput the app sustains at that concurrency);
   requests/s, latency percentiles and errors for the whole mix, and how many of each kind were sent.
   wrk is C: it costs the two cores it shares with the app ~0.1 ms per request, locust ~2 ms.
+  ``--only KIND`` (wrk) sends one kind alone (open_lead, log_call, search, next_lead): which part of the
+  mix costs the CPU or makes the tail.
 
 Both print the web workers' memory sampled every second, the CPU per request of the workers,
 PostgreSQL and the load tool, and the machine's load; the figures also go to
@@ -52,6 +55,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
+# How the README runs the web app (README.md "Running it in production"; a test keeps the two the same): threads
+# overlap one request's database waits with another's Python, and a kept-alive connection spares each request a
+# TCP connect and close (a fifth of the sync workers' CPU in this mix). Longer than a balancer's idle timeout
+# (60 s on most), so the balancer, not gunicorn, closes idle connections.
+DEPLOYED = ("--worker-class", "gthread", "--threads", "2", "--keep-alive", "75")
+KINDS = ("open_lead", "log_call", "search", "next_lead")  # bench/load_mix.lua's, for --only
 TOKEN_NAME = "loadtest"  # noqa: S105 (the name of the tokens, not a secret)
 
 
@@ -101,14 +110,16 @@ def revoke_tokens(url: str) -> None:
     engine.dispose()
 
 
-def start_gunicorn(url: str, port: int, workers: int, instance: str) -> subprocess.Popen:
-    """gunicorn as the README deploys it (sync workers, no preload), plus a hook that reports each worker ready."""
+def start_gunicorn(url: str, port: int, workers: int, instance: str, worker_class: str = "gthread") -> subprocess.Popen:
+    """gunicorn as the README deploys it (DEPLOYED; no preload), plus a hook that reports each worker ready.
+    ``worker_class="sync"``: one request per worker and a new connection for each, to compare."""
     ready = os.path.join(instance, "ready")
     os.makedirs(ready, exist_ok=True)
     env = {**os.environ, "CRM_ENV": "production", "DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(32),
            "CRM_INSTANCE_PATH": instance, "LOADTEST_READY_DIR": ready}
+    deployed = list(DEPLOYED) if worker_class == "gthread" else ["--worker-class", "sync"]
     return subprocess.Popen([str(BIN / "gunicorn"), "--config", str(HERE / "gunicorn_ready.py"), "--workers", str(workers),
-                             "--bind", f"{HOST}:{port}", "--log-level", "warning", "wsgi:app"],
+                             *deployed, "--bind", f"{HOST}:{port}", "--log-level", "warning", "wsgi:app"],
                             cwd=ROOT, env=env, start_new_session=True)
 
 
@@ -227,10 +238,10 @@ def write_wrk_plan(plan: dict, path: str) -> None:
             fh.write(f"{rep['token']}\t{','.join(str(i) for i in rep['leads'])}\t{terms}\n")
 
 
-def run_wrk(base: str, plan_path: str, out_path: str, *, connections: int, seconds: int, queue: bool
-            ) -> subprocess.CompletedProcess:
+def run_wrk(base: str, plan_path: str, out_path: str, *, connections: int, seconds: int, queue: bool,
+            only: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "LOADMIX_PLAN": plan_path, "LOADMIX_QUEUE": "1" if queue else "0", "LOADMIX_OUT": out_path,
-           "LOADMIX_RUN": secrets.token_hex(4)}
+           "LOADMIX_RUN": secrets.token_hex(4), "LOADMIX_ONLY": only or ""}
     return subprocess.run(["wrk", "--threads", "1", "--connections", str(connections), "--duration", f"{seconds}s",
                            "--timeout", "10s", "--script", str(HERE / "load_mix.lua"), base],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 60, check=False)
@@ -276,12 +287,14 @@ def data_size(url: str) -> dict:
 
 def load_test(url: str, *, workers: int = 4, users: int = 80, reps: int = 100, seconds: int = 60,
               max_requests: int = 50_000, wait: tuple[float, float] = (0.05, 0.4), tool: str = "locust",
-              connections: int = 12) -> dict:
+              connections: int = 12, only: str | None = None, worker_class: str = "gthread") -> dict:
     """Run the whole load test and return its figures (see the module docstring)."""
     if make_host(url) not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("The load test runs against a local database only.")
     if tool == "wrk" and shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk (or use --tool locust).")
+    if only and tool != "wrk":
+        raise SystemExit("--only runs one kind of request from wrk's mix: add --tool wrk.")
     plan = build_plan(url, reps)
     if not plan["reps"]:
         raise SystemExit("No rep owns an open lead in that database: fill it with bench.generate first.")
@@ -294,7 +307,7 @@ def load_test(url: str, *, workers: int = 4, users: int = 80, reps: int = 100, s
         wrk_plan, wrk_out = os.path.join(tmp, "plan.tsv"), os.path.join(tmp, "wrk.json")
         if tool == "wrk":
             write_wrk_plan(plan, wrk_plan)
-        server = start_gunicorn(url, port, workers, tmp)
+        server = start_gunicorn(url, port, workers, tmp, worker_class)
         try:
             boot_seconds = wait_workers(tmp, workers)
             document = wait_ready(base)
@@ -306,7 +319,8 @@ def load_test(url: str, *, workers: int = 4, users: int = 80, reps: int = 100, s
             tool_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.monotonic()
             if tool == "wrk":
-                done = run_wrk(base, wrk_plan, wrk_out, connections=connections, seconds=seconds, queue=queue)
+                done = run_wrk(base, wrk_plan, wrk_out, connections=connections, seconds=seconds, queue=queue,
+                               only=only)
             else:
                 done = run_locust(base, plan_path, os.path.join(tmp, "locust"), users=users, seconds=seconds,
                                   max_requests=max_requests, queue=queue, wait=wait)
@@ -332,10 +346,10 @@ def load_test(url: str, *, workers: int = 4, users: int = 80, reps: int = 100, s
             server.wait(timeout=30)
             revoke_tokens(url)
     return {"when": datetime.now(UTC).isoformat(timespec="seconds"), "data": data_size(url), "gunicorn_workers": workers,
-            "tool": tool, "simulated_reps": users if tool == "locust" else None,
+            "worker_class": worker_class, "tool": tool, "simulated_reps": users if tool == "locust" else None,
             "connections": connections if tool == "wrk" else None, "reps_with_tokens": len(plan["reps"]),
             "workers_boot_s": round(boot_seconds, 1), "seconds": round(elapsed, 1),
-            "next_lead_included": queue, **stats, "web_workers_memory": memory_summary(sampler.samples),
+            "next_lead_included": queue, "only": only, **stats, "web_workers_memory": memory_summary(sampler.samples),
             "web_workers_cpu_s": round(worker_cpu, 1), "postgres_cpu_s": round(pg_cpu, 1), "tool_cpu_s": round(tool_cpu, 1),
             "cores": os.cpu_count(),
             "load_avg_1m": [round(load_before[0], 1), round(load_after[0], 1)]}
@@ -348,12 +362,14 @@ def make_host(url: str) -> str:
 def report(result: dict) -> str:
     who = (f"simulated reps: {result['simulated_reps']}" if result["tool"] == "locust"
            else f"wrk connections: {result['connections']} (no pauses)")
-    lines = [f"data: {result['data']}; gunicorn workers: {result['gunicorn_workers']}; {who}; "
+    lines = [f"data: {result['data']}; gunicorn workers: {result['gunicorn_workers']} "
+             f"({result.get('worker_class', 'sync')}); {who}; "
              f"{result['seconds']} s; cores: {result['cores']}; "
              f"load average (1 min) before/after: {result['load_avg_1m'][0]} / {result['load_avg_1m'][1]}; "
              f"workers up after {result['workers_boot_s']} s (not measured)",
              "next lead (POST /api/v1/queue/next): " + ("included" if result["next_lead_included"] else
-                                                        "not in the app's OpenAPI document yet, so not exercised"),
+                                                        "not in the app's OpenAPI document yet, so not exercised")
+             + (f"; only {result['only']} requests" if result.get("only") else ""),
              f"{'request':<46}{'count':>8}{'errors':>8}{'req/s':>8}{'p50':>7}{'p95':>7}{'p99':>7}{'max':>8}"]
     for name, row in sorted(result["requests"].items(), key=lambda kv: kv[0] == "all"):
         lines.append(f"{name:<46}{row['requests']:>8}{row['failures']:>8}{row['rps']:>8}{row['p50_ms'] or '—':>7}"
@@ -379,6 +395,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread",
+                        help="gthread: as the README deploys it (DEPLOYED); sync: to compare")
     parser.add_argument("--tool", choices=("locust", "wrk"), default="locust")
     parser.add_argument("--users", type=int, default=80, help="simulated reps (locust users)")
     parser.add_argument("--connections", type=int, default=12, help="requests in flight (wrk)")
@@ -387,11 +405,12 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=50_000)
     parser.add_argument("--wait", type=float, nargs=2, default=(0.05, 0.4), metavar=("MIN", "MAX"),
                         help="pause between a rep's actions, seconds")
+    parser.add_argument("--only", choices=KINDS, default=None, help="one kind of request alone (wrk)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     result = load_test(args.url, workers=args.workers, users=args.users, reps=args.reps, seconds=args.seconds,
                        max_requests=args.max_requests, wait=tuple(args.wait), tool=args.tool,
-                       connections=args.connections)
+                       connections=args.connections, only=args.only, worker_class=args.worker_class)
     print(report(result))
     out = Path(args.json) if args.json else HERE / "results" / f"load-{result['when'].replace(':', '')}.json"
     out.parent.mkdir(exist_ok=True)

@@ -90,6 +90,19 @@ def test_locust_csv_is_read_per_request_kind_with_failures(tmp_path):
     assert stats["failures"] == [{"name": "POST /api/v1/touches", "error": "500: boom", "count": 1}]
 
 
+def test_the_load_test_runs_gunicorn_as_the_readme_deploys_it():
+    """README's production command and the systemd example carry the load test's worker settings, so its figures
+    are those of the app as deployed."""
+    import re
+
+    from crm import ROOT
+
+    deployed = " ".join(load_test.DEPLOYED)
+    for doc in ("README.md", "docs/scheduler.md"):
+        commands = re.findall(r"gunicorn (--workers [^`\n]*wsgi:app)", (ROOT / doc).read_text(encoding="utf-8"))
+        assert commands and all(deployed in command for command in commands), (doc, commands)
+
+
 def test_load_test_against_gunicorn_answers_every_request(bench_url):
     if not (Path(sys.executable).parent / "locust").exists():
         skip_or_fail("locust is not installed (it is in the dev extra: pip install -e '.[dev]')")
@@ -98,6 +111,24 @@ def test_load_test_against_gunicorn_answers_every_request(bench_url):
     assert total["requests"] > 0 and total["failures"] == 0 and result["failures"] == []
     assert {"GET /api/v1/leads/<id>", "POST /api/v1/touches", "GET /api/v1/contacts?q="} <= set(result["requests"])
     assert len(result["web_workers_memory"]) == 1 and result["next_lead_included"] in (True, False)
+
+
+def test_wrk_mix_sends_every_kind_and_only_one_when_asked(bench_url):
+    import shutil
+
+    if shutil.which("wrk") is None:
+        skip_or_fail("wrk is not installed (apt-get install wrk; .ci/run installs it)")
+    result = load_test.load_test(bench_url, workers=1, reps=3, seconds=3, tool="wrk", connections=2)
+    total = result["requests"]["all"]
+    assert total["requests"] > 0 and total["failures"] == 0 and result["failures"] == []
+    kinds = {"lead", "timeline", "log_call", "search"} | ({"next_lead"} if result["next_lead_included"] else set())
+    assert {k for k, n in result["sent"].items() if n} == kinds
+    assert result["tool_cpu_s"] >= 0 and "wrk connections: 2" in load_test.report(result)
+    searches = load_test.load_test(bench_url, workers=1, reps=3, seconds=2, tool="wrk", connections=2, only="search")
+    assert {k for k, n in searches["sent"].items() if n} == {"search"} and searches["requests"]["all"]["failures"] == 0
+    assert "only search requests" in load_test.report(searches)
+    with pytest.raises(SystemExit, match="--tool wrk"):
+        load_test.load_test(bench_url, tool="locust", only="search")
 
 
 def test_outbox_drain_case_wraps_outbox_bench_and_reports_messages_per_second(bench_url):
