@@ -5,8 +5,8 @@
     .venv/bin/python -m bench.load_test [--url URL] [--workers 4] [--users 80] [--seconds 60] [--max-requests 50000]
     .venv/bin/python -m bench.load_test --tool wrk [--connections 12] [--seconds 60]     # apt-get install wrk
 
-Starts gunicorn as the README deploys it (``--workers`` gthread workers of 4 threads with keep-alive,
-DEPLOYED; ``--worker-class sync`` to compare; 127.0.0.1, CRM_ENV=production) against the database,
+Starts gunicorn as the README deploys it (``--workers`` sync workers, DEPLOYED; ``--worker-class gthread``
+to compare threads with keep-alive; 127.0.0.1, CRM_ENV=production) against the database,
 gives ``--reps`` reps an API token each, and runs the mix: open a lead and its timeline, log a call,
 search contacts, and next lead when the API lists it.
 
@@ -55,13 +55,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
-# How the README runs the web app (README.md "Running it in production"; a test keeps the two the same): threads
-# overlap one request's database waits with another's Python, and a kept-alive connection spares each request a
-# TCP connect and close (a fifth of the sync workers' CPU in this mix). A connection stays with the worker that
-# accepted it, and 8 of them can land 3/3/2/0: with 2 threads a worker queued its third (p99 2.4 s, one worker
-# idle), with 4 none waits. Keep-alive longer than a balancer's idle timeout (60 s on most), so the balancer, not
-# gunicorn, closes idle connections.
-DEPLOYED = ("--worker-class", "gthread", "--threads", "4", "--keep-alive", "75")
+# How the README runs the web app (README.md "Running it in production"; a test keeps the two the same).
+DEPLOYED = ("--worker-class", "sync")
+# --worker-class gthread, to compare: keep-alive spares each request a TCP connect and close (+7-25 % req/s on a
+# quiet box), but a kept-alive connection stays with the worker that accepted it, and a worker holding three of
+# wrk's eight shares one GIL among three requests while another idles: p95 1.5-2x the sync workers' under
+# overload, and one 10 s timeout in a starved run. Sync workers keep the tail even, so the README keeps them.
+GTHREAD = ("--worker-class", "gthread", "--threads", "4", "--keep-alive", "75")
 KINDS = ("open_lead", "log_call", "search", "next_lead")  # bench/load_mix.lua's, for --only
 TOKEN_NAME = "loadtest"  # noqa: S105 (the name of the tokens, not a secret)
 
@@ -112,14 +112,14 @@ def revoke_tokens(url: str) -> None:
     engine.dispose()
 
 
-def start_gunicorn(url: str, port: int, workers: int, instance: str, worker_class: str = "gthread") -> subprocess.Popen:
+def start_gunicorn(url: str, port: int, workers: int, instance: str, worker_class: str = "sync") -> subprocess.Popen:
     """gunicorn as the README deploys it (DEPLOYED; no preload), plus a hook that reports each worker ready.
-    ``worker_class="sync"``: one request per worker and a new connection for each, to compare."""
+    ``worker_class="gthread"``: threads and kept-alive connections (GTHREAD), to compare."""
     ready = os.path.join(instance, "ready")
     os.makedirs(ready, exist_ok=True)
     env = {**os.environ, "CRM_ENV": "production", "DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(32),
            "CRM_INSTANCE_PATH": instance, "LOADTEST_READY_DIR": ready}
-    deployed = list(DEPLOYED) if worker_class == "gthread" else ["--worker-class", "sync"]
+    deployed = list(DEPLOYED) if worker_class == "sync" else list(GTHREAD)
     return subprocess.Popen([str(BIN / "gunicorn"), "--config", str(HERE / "gunicorn_ready.py"), "--workers", str(workers),
                              *deployed, "--bind", f"{HOST}:{port}", "--log-level", "warning", "wsgi:app"],
                             cwd=ROOT, env=env, start_new_session=True)
@@ -289,7 +289,7 @@ def data_size(url: str) -> dict:
 
 def load_test(url: str, *, workers: int = 4, users: int = 80, reps: int = 100, seconds: int = 60,
               max_requests: int = 50_000, wait: tuple[float, float] = (0.05, 0.4), tool: str = "locust",
-              connections: int = 12, only: str | None = None, worker_class: str = "gthread") -> dict:
+              connections: int = 12, only: str | None = None, worker_class: str = "sync") -> dict:
     """Run the whole load test and return its figures (see the module docstring)."""
     if make_host(url) not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("The load test runs against a local database only.")
@@ -397,8 +397,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread",
-                        help="gthread: as the README deploys it (DEPLOYED); sync: to compare")
+    parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync",
+                        help="sync: as the README deploys it (DEPLOYED); gthread: threads and keep-alive, to compare")
     parser.add_argument("--tool", choices=("locust", "wrk"), default="locust")
     parser.add_argument("--users", type=int, default=80, help="simulated reps (locust users)")
     parser.add_argument("--connections", type=int, default=12, help="requests in flight (wrk)")
