@@ -55,13 +55,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
-# How the README runs the web app (README.md "Running it in production"; a test keeps the two the same).
-DEPLOYED = ("--worker-class", "sync")
-# --worker-class gthread, to compare: keep-alive spares each request a TCP connect and close (+7-25 % req/s on a
-# quiet box), but a kept-alive connection stays with the worker that accepted it, and a worker holding three of
-# wrk's eight shares one GIL among three requests while another idles: p95 1.5-2x the sync workers' under
-# overload, and one 10 s timeout in a starved run. Sync workers keep the tail even, so the README keeps them.
-GTHREAD = ("--worker-class", "gthread", "--threads", "4", "--keep-alive", "75")
+# gunicorn's worker settings by --worker-class. "sync" is how the README runs the web app (README.md "Running it
+# in production"; a test keeps the two the same). "gthread", to compare: keep-alive spares each request a TCP
+# connect and close (+7-25 % req/s on a quiet box), but a kept-alive connection stays with the worker that
+# accepted it, and a worker holding three of wrk's eight shares one GIL among three requests while another
+# idles: p95 1.5-2x the sync workers' under overload. Sync workers keep the tail even, so the README keeps them.
+WORKER_CLASSES = {"sync": ("--worker-class", "sync"),
+                  "gthread": ("--worker-class", "gthread", "--threads", "4", "--keep-alive", "75")}
+DEPLOYED = WORKER_CLASSES["sync"]
 KINDS = ("open_lead", "log_call", "search", "next_lead")  # bench/load_mix.lua's, for --only
 TOKEN_NAME = "loadtest"  # noqa: S105 (the name of the tokens, not a secret)
 
@@ -114,14 +115,13 @@ def revoke_tokens(url: str) -> None:
 
 def start_gunicorn(url: str, port: int, workers: int, instance: str, worker_class: str = "sync") -> subprocess.Popen:
     """gunicorn as the README deploys it (DEPLOYED; no preload), plus a hook that reports each worker ready.
-    ``worker_class="gthread"``: threads and kept-alive connections (GTHREAD), to compare."""
+    ``worker_class``: a key of WORKER_CLASSES ("gthread": threads and kept-alive connections, to compare)."""
     ready = os.path.join(instance, "ready")
     os.makedirs(ready, exist_ok=True)
     env = {**os.environ, "CRM_ENV": "production", "DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(32),
            "CRM_INSTANCE_PATH": instance, "LOADTEST_READY_DIR": ready}
-    deployed = list(DEPLOYED) if worker_class == "sync" else list(GTHREAD)
     return subprocess.Popen([str(BIN / "gunicorn"), "--config", str(HERE / "gunicorn_ready.py"), "--workers", str(workers),
-                             *deployed, "--bind", f"{HOST}:{port}", "--log-level", "warning", "wsgi:app"],
+                             *WORKER_CLASSES[worker_class], "--bind", f"{HOST}:{port}", "--log-level", "warning", "wsgi:app"],
                             cwd=ROOT, env=env, start_new_session=True)
 
 
@@ -365,13 +365,13 @@ def report(result: dict) -> str:
     who = (f"simulated reps: {result['simulated_reps']}" if result["tool"] == "locust"
            else f"wrk connections: {result['connections']} (no pauses)")
     lines = [f"data: {result['data']}; gunicorn workers: {result['gunicorn_workers']} "
-             f"({result.get('worker_class', 'sync')}); {who}; "
+             f"({result['worker_class']}); {who}; "
              f"{result['seconds']} s; cores: {result['cores']}; "
              f"load average (1 min) before/after: {result['load_avg_1m'][0]} / {result['load_avg_1m'][1]}; "
              f"workers up after {result['workers_boot_s']} s (not measured)",
              "next lead (POST /api/v1/queue/next): " + ("included" if result["next_lead_included"] else
                                                         "not in the app's OpenAPI document yet, so not exercised")
-             + (f"; only {result['only']} requests" if result.get("only") else ""),
+             + (f"; only {result['only']} requests" if result["only"] else ""),
              f"{'request':<46}{'count':>8}{'errors':>8}{'req/s':>8}{'p50':>7}{'p95':>7}{'p99':>7}{'max':>8}"]
     for name, row in sorted(result["requests"].items(), key=lambda kv: kv[0] == "all"):
         lines.append(f"{name:<46}{row['requests']:>8}{row['failures']:>8}{row['rps']:>8}{row['p50_ms'] or '—':>7}"
@@ -397,7 +397,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync",
+    parser.add_argument("--worker-class", choices=tuple(WORKER_CLASSES), default="sync",
                         help="sync: as the README deploys it (DEPLOYED); gthread: threads and keep-alive, to compare")
     parser.add_argument("--tool", choices=("locust", "wrk"), default="locust")
     parser.add_argument("--users", type=int, default=80, help="simulated reps (locust users)")

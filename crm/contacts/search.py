@@ -49,17 +49,19 @@ MAX_MATCHES = 5000
 SHORT = 3
 
 
-def _contains_word(column, word: str) -> ColumnElement[bool]:
-    """``word`` anywhere in ``column`` (lower-case text), or at the start of one of its words if it is SHORT."""
-    escaped = _escape_like(word)
-    if len(word) >= SHORT:
+def _contains(column, text: str, *, word_starts: bool = True) -> ColumnElement[bool]:
+    """``text`` anywhere in ``column`` (lower-case); if it is SHORT, at the start of ``column`` or, with
+    ``word_starts``, of one of its words. LIKE's wildcards typed in ``text`` are plain characters."""
+    escaped = _escape_like(text)
+    if len(text) >= SHORT:
         return column.like(f"%{escaped}%", escape="\\")
-    return or_(column.like(f"{escaped}%", escape="\\"), column.like(f"% {escaped}%", escape="\\"))
+    starts = column.like(f"{escaped}%", escape="\\")
+    return or_(starts, column.like(f"% {escaped}%", escape="\\")) if word_starts else starts
 
 
 def account_name_matches(query: str) -> ColumnElement[bool]:
-    """Companies whose name holds ``query`` (LIKE's wildcards typed in it are plain characters)."""
-    return _contains_word(func.lower(Account.name), " ".join(query.lower().split()))
+    """Companies whose name holds ``query``."""
+    return _contains(func.lower(Account.name), " ".join(query.lower().split()))
 
 
 def _matches(query: str, postgresql: bool = False):
@@ -85,14 +87,13 @@ def _matches(query: str, postgresql: bool = False):
         return select(Contact.id).where(or_(*conditions))
     # Every word somewhere in the name, in any order ("silva ana" finds Ana Silva).
     words = fold(query).split(" ")
-    by_name = [_contains_word(Contact.search_name, w) for w in words if w] or [false()]
+    by_name = [_contains(Contact.search_name, w) for w in words if w] or [false()]
     # One branch per indexed expression: an OR across them (or with a subquery) would
     # stop PostgreSQL from using the trigram indexes and scan every contact.
     branches = [select(Contact.id).where(*by_name)]
     if " " not in query:  # no email address holds a space: a name search does not read the email index
-        needle = _escape_like(query.lower())  # a short one starts the address: "an" finds anna@, not joanna@
-        branches.append(select(Contact.id).where(func.lower(Contact.email).like(
-            f"{needle}%" if len(query) < SHORT else f"%{needle}%", escape="\\")))
+        # a short one starts the address: "an" finds anna@, not joanna@ (nor jo.anna@)
+        branches.append(select(Contact.id).where(_contains(func.lower(Contact.email), query.lower(), word_starts=False)))
     branches.append(select(Contact.id).join(Account, Account.id == Contact.account_id)
                     .where(account_name_matches(query)))
     return union(*branches)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import sys
 import uuid
 from pathlib import Path
@@ -13,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from bench import load_test
 from bench.generate import generate
+from crm import ROOT
 from tests.conftest import PG_URL, skip_or_fail
 
 
@@ -93,10 +96,6 @@ def test_locust_csv_is_read_per_request_kind_with_failures(tmp_path):
 def test_the_load_test_runs_gunicorn_as_the_readme_deploys_it():
     """README's production command and the systemd example carry the load test's worker settings, so its figures
     are those of the app as deployed."""
-    import re
-
-    from crm import ROOT
-
     deployed = " ".join(load_test.DEPLOYED)
     for doc in ("README.md", "docs/scheduler.md"):
         commands = re.findall(r"gunicorn (--workers [^`\n]*wsgi:app)", (ROOT / doc).read_text(encoding="utf-8"))
@@ -114,8 +113,6 @@ def test_load_test_against_gunicorn_answers_every_request(bench_url):
 
 
 def test_wrk_mix_sends_every_kind_and_only_one_when_asked(bench_url):
-    import shutil
-
     if shutil.which("wrk") is None:
         skip_or_fail("wrk is not installed (apt-get install wrk; .ci/run installs it)")
     result = load_test.load_test(bench_url, workers=1, reps=3, seconds=3, tool="wrk", connections=2)
