@@ -72,6 +72,7 @@ def lead_visibility(user: User):
         Lead.team_id == user.team_id, Lead.team_id.is_(None)
     )
     pool = and_(Lead.owner_id.is_(None), Lead.status == LeadStatus.OPEN, pool_team)
+    # A change here changes the contacts' access keys too (contact_search_keys; migration 0018's triggers).
     return or_(Lead.owner_id == user.id, pool)
 
 
@@ -121,6 +122,20 @@ def contact_visibility(user: User):
     # first, which rules out most contacts without reading leads, so a search matching thousands of people
     # probes each one's leads once, not twice.
     return or_(and_(team_match, no_lead), has_visible_lead)
+
+
+def contact_search_keys(user: User) -> list[str] | None:
+    """The access keys (``contacts.access_keys``, PostgreSQL, migration 0018) of every contact
+    ``contact_visibility`` lets a rep see, for a search to read only those matches from its index; None
+    for other roles, whose searches read all matches. The keys only narrow: the visibility condition is
+    still applied to what they find, so a contact with a key it no longer needs is still not shown.
+
+    Keys: ``o:<id>``, a lead the rep owns; ``p:<team>``/``p:``, a lead in their team's or the team-less
+    pool; ``c:<team>``/``c:``, a contact of their team or of none that has no lead."""
+    if user.role != Role.REP:
+        return None
+    teams = [""] if user.team_id is None else [str(user.team_id), ""]
+    return [f"o:{user.id}", *(f"p:{t}" for t in teams), *(f"c:{t}" for t in teams)]
 
 
 def visible_contacts(user: User):

@@ -12,12 +12,16 @@ from crm import ROOT
 # the scheduler starts; it holds only the schedule, rebuilt from jobs/ on every
 # start, so the migrations leave it out and comparisons ignore it.
 SCHEDULER_TABLE = "apscheduler_jobs"
+ACCESS_KEYS = "access_keys"  # contacts' column, PostgreSQL only (crm.access.contact_search_keys)
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
     """Alembic's filter: everything but the scheduler's own table (and its index), and the
-    PostgreSQL-only trigram, ICU-collated and reversed-text indexes made in migrations rather than on the models."""
-    if type_ == "index" and reflected and name and name.startswith(("trgm_", "icu_", "rev_")):
+    PostgreSQL-only trigram, ICU-collated, reversed-text and access-key indexes and the contacts' access keys
+    (kept by triggers, migration 0018) made in migrations rather than on the models."""
+    if type_ == "index" and reflected and name and name.startswith(("trgm_", "icu_", "rev_", "keys_")):
+        return False
+    if type_ == "column" and reflected and name == ACCESS_KEYS and getattr(obj.table, "name", None) == "contacts":
         return False
     table = obj if type_ == "table" else getattr(obj, "table", None)
     return getattr(table, "name", name) != SCHEDULER_TABLE

@@ -7,6 +7,7 @@ missing service fails the run instead of skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
@@ -105,6 +106,21 @@ def make_app(database: Database, **overrides):
     }
     config.update(overrides)
     return create_app(config)
+
+
+@contextlib.contextmanager
+def fresh_app_on(kind: str, tmp_path: Path, **overrides):
+    """An app on a database of its own (for tests whose threads or processes commit for real), dropped after.
+    Without PostgreSQL it skips, or fails in CI, as every PostgreSQL test does."""
+    database = Database(kind, tmp_path)
+    app = make_app(database, **overrides)
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
+        database.drop()
 
 
 @pytest.fixture(scope="session")

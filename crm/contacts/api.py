@@ -119,7 +119,7 @@ def list_contacts(query: ContactQuery):
     # The company by a join: one statement, where a separate SELECT of the accounts was a second round trip.
     stmt = access.visible_contacts(current_api_user()).options(joinedload(Contact.account))
     if query.q:
-        stmt = stmt.where(matches_search(Contact.id, query.q, db.session))
+        stmt = stmt.where(matches_search(Contact.id, query.q, db.session, current_api_user()))
     rows, cursor = page(stmt, Contact.id, cursor=query.cursor, limit=query.limit, session=db.session)
     return ContactList(items=[contact_out(c) for c in rows], next_cursor=cursor)
 

@@ -5,7 +5,8 @@ that parses as a phone number is matched on its E.164 form, and its digits also
 match the end of stored numbers. Names match without regard to case or accents, in
 any script ("joao" finds João, "stefan" Ștefan, "елкин" Ёлкин): the query is folded the
 way each contact's stored ``search_name`` is (crm.contacts.folding). On PostgreSQL
-trigram indexes keep substring search fast at a million contacts; SQLite scans with LIKE.
+trigram indexes keep substring search fast at a million contacts, and a rep's search reads only the
+matches they may see from indexes on (access keys, trigrams) (migration 0018); SQLite scans with LIKE.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import re
 
 import phonenumbers
 from flask import current_app
-from sqlalchemy import ColumnElement, Integer, any_, bindparam, false, func, literal_column, or_, select, union
+from sqlalchemy import ColumnElement, Integer, Text, any_, bindparam, false, func, literal_column, or_, select, union
+from sqlalchemy.dialects.postgresql import ARRAY
 
+from crm import access
 from crm.contacts.folding import fold
 from crm.contacts.models import Account, Contact
 
@@ -64,8 +67,14 @@ def account_name_matches(query: str) -> ColumnElement[bool]:
     return _contains(func.lower(Account.name), " ".join(query.lower().split()))
 
 
-def _matches(query: str, postgresql: bool = False):
-    """select(id) of contacts matching ``query``: a UNION of index-friendly branches."""
+# Not on the model: PostgreSQL's triggers keep it and the ORM never reads it (migration 0018, crm.schema).
+# Written as text, it names the unaliased contacts of the branch it is used in.
+_ACCESS_KEYS = literal_column("contacts.access_keys", ARRAY(Text))
+
+
+def _matches(query: str, postgresql: bool = False, keys: list[str] | None = None):
+    """select(id) of contacts matching ``query``: a UNION of index-friendly branches. With ``keys``
+    (PostgreSQL), only contacts holding one of them: the words and the keys are read from one index."""
     query = " ".join(query.split())
     if not query:
         return select(Contact.id).where(false())
@@ -88,29 +97,33 @@ def _matches(query: str, postgresql: bool = False):
     # Every word somewhere in the name, in any order ("silva ana" finds Ana Silva).
     words = fold(query).split(" ")
     by_name = [_contains(Contact.search_name, w) for w in words if w] or [false()]
+    allowed = [_ACCESS_KEYS.overlap(keys)] if postgresql and keys else []
     # One branch per indexed expression: an OR across them (or with a subquery) would
     # stop PostgreSQL from using the trigram indexes and scan every contact.
-    branches = [select(Contact.id).where(*by_name)]
+    branches = [select(Contact.id).where(*allowed, *by_name)]
     if " " not in query:  # no email address holds a space: a name search does not read the email index
         # a short one starts the address: "an" finds anna@, not joanna@ (nor jo.anna@)
-        branches.append(select(Contact.id).where(_contains(func.lower(Contact.email), query.lower(), word_starts=False)))
+        branches.append(select(Contact.id).where(
+            *allowed, _contains(func.lower(Contact.email), query.lower(), word_starts=False)))
     branches.append(select(Contact.id).join(Account, Account.id == Contact.account_id)
-                    .where(account_name_matches(query)))
+                    .where(account_name_matches(query), *allowed))
     return union(*branches)
 
 
-def matches_search(column, query: str, session) -> ColumnElement[bool]:
-    """A condition on ``column`` (a contact id) for contacts matching ``query``.
+def matches_search(column, query: str, session, user) -> ColumnElement[bool]:
+    """A condition on ``column`` (a contact id) for contacts matching ``query``, searched for ``user``.
 
     The newest MAX_MATCHES matches count: a search matching more people than that
     shows the newest, and should be narrowed. On PostgreSQL the ids are handed over
     as an array, so the outer query looks them up by key instead of walking every
-    contact and testing each (seconds at a million rows).
+    contact and testing each (seconds at a million rows); a rep's matches are only
+    those with one of their access keys (crm.access.contact_search_keys), so their
+    newest MAX_MATCHES are their own. The caller still applies who may see what.
     """
     from crm.db import is_postgresql
 
     postgresql = is_postgresql(session)
-    found = _matches(query, postgresql).subquery()
+    found = _matches(query, postgresql, access.contact_search_keys(user)).subquery()
     # The cap is written into the statement: a generic plan that must guess it may rather walk every contact
     # newest first, hoping to stop early, than read the few matches from an index and sort them.
     newest = select(found.c.id).order_by(found.c.id.desc()).limit(literal_column(str(MAX_MATCHES), Integer))

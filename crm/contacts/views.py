@@ -50,7 +50,7 @@ def index():
     q = request.args.get("q", "").strip()
     stmt = access.visible_contacts(current_user).options(selectinload(Contact.account))
     if q:
-        stmt = stmt.where(matches_search(Contact.id, q, db.session))
+        stmt = stmt.where(matches_search(Contact.id, q, db.session, current_user))
     sort = "name" if request.args.get("sort") == "name" else "newest"
     if sort == "name":
         def listing(cursor):

@@ -75,7 +75,7 @@ def leads_csv(user: User, filters: LeadFilters) -> Iterator[str]:
 def contacts_csv(user: User, q: str | None = None) -> Iterator[str]:
     stmt = access.visible_contacts(user).options(selectinload(Contact.account))
     if q:
-        stmt = stmt.where(matches_search(Contact.id, q, db.session))
+        stmt = stmt.where(matches_search(Contact.id, q, db.session, user))
     header = ["id", "first_name", "last_name", "email", "phone", "company", "country", "timezone", "locale",
               "do_not_call", "email_opt_out", "created_at"]
     rows = ([c.id, c.first_name, c.last_name, c.email, c.phone, c.account.name if c.account else "", c.country,

@@ -52,5 +52,5 @@ def filtered_leads(user: User, filters: LeadFilters):
     if filters.created_to:
         stmt = stmt.where(Lead.created_at < _day_start(filters.created_to + timedelta(days=1), user.timezone))
     if filters.q:
-        stmt = stmt.where(matches_search(Lead.contact_id, filters.q, db.session))
+        stmt = stmt.where(matches_search(Lead.contact_id, filters.q, db.session, user))
     return stmt

@@ -19,7 +19,7 @@ from crm.extensions import db
 from crm.leads.models import Stage, StageChange
 from crm.scheduler.runner import run_job
 from tests.cadences.helpers import call, default_cadence_in_place, new_lead
-from tests.conftest import PG_URL, Database, make_app
+from tests.conftest import fresh_app_on
 
 LEADS = 30
 DUE = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
@@ -27,15 +27,8 @@ DUE = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_app(request, tmp_path):
-    if request.param == "postgresql" and not PG_URL:
-        pytest.skip("TEST_DATABASE_URL is not set")
-    database = Database(request.param, tmp_path)
-    app = make_app(database)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    database.drop()
+    with fresh_app_on(request.param, tmp_path) as app:
+        yield app
 
 
 def test_two_runs_at_once_queue_each_email_once(fresh_app):

@@ -20,7 +20,7 @@ from crm.email.models import EmailStatus, OutboundEmail
 from crm.email.outbox import queue_email
 from crm.email.sender import CUSTOM_ARG, drain
 from crm.extensions import db
-from tests.conftest import PG_URL, Database, make_app
+from tests.conftest import fresh_app_on
 from tests.email.conftest import MAIL_SEND
 
 MESSAGES = 120
@@ -28,15 +28,9 @@ MESSAGES = 120
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_app(request, tmp_path, httpserver):
-    if request.param == "postgresql" and not PG_URL:
-        pytest.skip("TEST_DATABASE_URL is not set")
-    database = Database(request.param, tmp_path)
-    app = make_app(database, SENDGRID_API_KEY="SG.test-key", SENDGRID_API_HOST=httpserver.url_for("/").rstrip("/"))
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    database.drop()
+    host = httpserver.url_for("/").rstrip("/")
+    with fresh_app_on(request.param, tmp_path, SENDGRID_API_KEY="SG.test-key", SENDGRID_API_HOST=host) as app:
+        yield app
 
 
 def test_two_senders_never_send_one_row_twice(fresh_app, httpserver):

@@ -20,21 +20,14 @@ from crm.extensions import db
 from crm.handoffs import service
 from crm.handoffs.models import Handoff
 from tests import factories as f
-from tests.conftest import PG_URL, Database, make_app, skip_or_fail
+from tests.conftest import fresh_app_on
 from tests.handoffs.conftest import FULL
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_app(request, tmp_path):
-    if request.param == "postgresql" and not PG_URL:
-        skip_or_fail("TEST_DATABASE_URL is not set")
-    database = Database(request.param, tmp_path)
-    app = make_app(database)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    database.drop()
+    with fresh_app_on(request.param, tmp_path) as app:
+        yield app
 
 
 def test_two_hand_offs_at_once_make_exactly_one(fresh_app, monkeypatch):

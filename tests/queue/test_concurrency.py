@@ -19,7 +19,7 @@ from crm.extensions import db
 from crm.leads.models import Lead
 from crm.leads.service import create_lead
 from crm.queue.service import claim_next, log_outcome
-from tests.conftest import PG_URL, Database, make_app
+from tests.conftest import fresh_app_on
 
 CLAIMANTS = 20
 POOL = 120
@@ -27,15 +27,8 @@ POOL = 120
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_app(request, tmp_path):
-    if request.param == "postgresql" and not PG_URL:
-        pytest.skip("TEST_DATABASE_URL is not set")
-    database = Database(request.param, tmp_path)
-    app = make_app(database, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": CLAIMANTS + 2, "max_overflow": 0})
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    database.drop()
+    with fresh_app_on(request.param, tmp_path, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": CLAIMANTS + 2, "max_overflow": 0}) as app:
+        yield app
 
 
 def _seed(app) -> list[int]:
