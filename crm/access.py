@@ -138,6 +138,13 @@ def contact_search_keys(user: User) -> list[str] | None:
     return [f"o:{user.id}", *(f"p:{t}" for t in teams), *(f"c:{t}" for t in teams)]
 
 
+def new_lead_access_key(owner_id: int | None, team_id: int | None) -> str:
+    """The key a new (open) lead gives its contact, as ``contact_access_keys`` (migration 0018) computes it:
+    for a writer that inserts a person and their first lead together (the importer) to store the contact's
+    keys with it. The leads' trigger still checks them and rewrites them if they are wrong."""
+    return f"o:{owner_id}" if owner_id is not None else f"p:{'' if team_id is None else team_id}"
+
+
 def visible_contacts(user: User):
     return select(Contact).where(contact_visibility(user), Contact.merged_into_id.is_(None))
 

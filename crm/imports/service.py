@@ -19,18 +19,20 @@ from dataclasses import dataclass, field
 from flask_babel import gettext as _
 from sqlalchemy import func, insert, select
 
+from crm.access import new_lead_access_key
 from crm.audit.service import record
 from crm.auth.models import User
 from crm.cadences.service import enroll_many
 from crm.contacts.folding import name_key
 from crm.contacts.models import Account, Contact
 from crm.contacts.service import clean_contact_fields
-from crm.db import bulk_insert, exact_index_lookups, utcnow
+from crm.db import bulk_insert, exact_index_lookups, is_postgresql, utcnow
 from crm.errors import ValidationFailed
 from crm.extensions import db
 from crm.leads.models import Campaign, Lead, LeadStatus, Stage, StageChange
 from crm.leads.service import check_currency, check_value, get_or_create_source
 from crm.queue.assignment import pick_owners
+from crm.schema import ACCESS_KEYS
 
 FIELDS = ("first_name", "last_name", "full_name", "email", "phone", "account", "country", "timezone", "locale",
           "source", "campaign", "value", "currency", "title", "owner_email", "do_not_call", "email_opt_out")
@@ -380,6 +382,15 @@ def _account_ids(names: set[str], lookups: Lookups) -> None:
 
 def _write(to_create, *, actor, team_id, lookups) -> None:
     now = utcnow()
+    auto = [number for number, row, _ in to_create if row["owner"] is None]
+    owners = dict(zip(auto, pick_owners(team_id, len(auto)), strict=True))
+
+    def owner_of(number, row):
+        return row["owner"] or owners.get(number)
+
+    def team_of(owner):
+        return team_id if team_id else (owner.team_id if owner else None)
+
     new_people = [(number, row) for number, row, contact_id in to_create if contact_id is None]
     contact_ids: dict[int, int] = {}
     if new_people:
@@ -389,17 +400,19 @@ def _write(to_create, *, actor, team_id, lookups) -> None:
                     "team_id": team_id,
                     "do_not_call": row["do_not_call"], "email_opt_out": row["email_opt_out"], "created_at": now,
                     "updated_at": now} for _, row in new_people]
+        if is_postgresql(db.session):  # each new person's one lead, below, gives them these keys: one write, not two
+            for (number, row), person in zip(new_people, payload, strict=True):
+                owner = owner_of(number, row)
+                person[ACCESS_KEYS] = [new_lead_access_key(owner.id if owner else None, team_of(owner))]
         ids = bulk_insert(db.session, Contact.__table__, payload)
         contact_ids = {number: new_id for (number, _), new_id in zip(new_people, ids, strict=True)}
-    auto = [number for number, row, _ in to_create if row["owner"] is None]
-    owners = dict(zip(auto, pick_owners(team_id, len(auto)), strict=True))
     lead_rows = []
     for number, row, contact_id in to_create:
-        owner = row["owner"] or owners.get(number)
+        owner = owner_of(number, row)
         lead_rows.append({
             "contact_id": contact_id or contact_ids[number], "title": row["title"] or _name(row["person"]),
             "stage": Stage.DISCOVER, "status": LeadStatus.OPEN, "owner_id": owner.id if owner else None,
-            "team_id": team_id if team_id else (owner.team_id if owner else None), "source_id": row["source_id"],
+            "team_id": team_of(owner), "source_id": row["source_id"],
             "campaign_id": row["campaign_id"], "value": row["value"], "currency": row["currency"], "score": 0,
             "lost_note": "", "created_at": now, "updated_at": now, "stage_changed_at": now,
             "furthest_stage": Stage.DISCOVER})  # the funnel's facts of a new lead, as the trigger would set them

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from crm import access
 from crm.auth.models import Role
+from crm.cli import crm_cli
 from crm.contacts.models import Contact
 from crm.contacts.search import matches_search
 from crm.contacts.service import merge_contacts
@@ -165,6 +166,44 @@ def test_a_reps_search_finds_exactly_what_the_rule_lets_them_see(app, db_session
     everyone = select(Contact.id).where(access.contact_visibility(rep), Contact.id.in_([c.id for c in people.values()]))
     assert found(rep, "quintino") == sorted(db_session.scalars(everyone))
     assert found(rep, "quintino") == sorted(people[k].id for k in ("own", "pool", "teamless pool", "lead-less"))
+    assert missing_keys() == 0
+
+
+def contact_updates() -> int:
+    """Rows of contacts this transaction has updated (PostgreSQL's per-transaction statistics)."""
+    db.session.flush()
+    return db.session.execute(sa.text(
+        "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'contacts'")).scalar_one()
+
+
+def test_an_import_writes_each_new_person_once_with_their_keys(app, db_session, tmp_path):
+    lisbon = f.team("Lisbon")
+    rep = f.user(Role.REP, team=lisbon)
+    f.user(Role.ADMIN)
+    path = tmp_path / "people.csv"
+    path.write_text("First Name,Last Name,Email\nQuintino,Barbosa,qb@example.pt\nQuirina,Barbosa,qib@example.pt\n",
+                    encoding="utf-8")
+    before = contact_updates()
+    result = app.test_cli_runner().invoke(crm_cli, ["import", str(path), "--team", "Lisbon"])
+    assert result.exit_code == 0, result.output
+    people = db_session.scalars(select(Contact).where(Contact.last_name == "Barbosa")).all()
+    assert len(people) == 2 and all(keys(person) == [f"o:{rep.id}"] for person in people)
+    assert contact_updates() == before  # the keys came with the contacts: their leads did not rewrite them
+    assert found(rep, "barbosa") == sorted(person.id for person in people)
+    assert missing_keys() == 0
+
+
+def test_keys_given_with_a_new_contact_are_checked_by_its_first_lead(app, db_session):
+    lisbon = f.team("Lisbon")
+    rep = f.user(Role.REP, team=lisbon)
+    contact_id = db_session.execute(sa.text(
+        "INSERT INTO contacts (first_name, last_name, timezone, locale, search_name, do_not_call, email_opt_out,"
+        " created_at, updated_at, access_keys) VALUES ('Quintino', 'Barbosa', 'Europe/Lisbon', 'pt', 'quintino barbosa',"
+        " false, false, now(), now(), ARRAY['o:0']) RETURNING id")).scalar_one()
+    person = db_session.get(Contact, contact_id)
+    assert keys(person) == ["o:0"]  # taken as given, on the writer's word that a lead follows
+    f.lead(owner=rep, contact_obj=person)
+    assert keys(person) == [f"o:{rep.id}"]  # wrong: the lead's insert rewrote them
     assert missing_keys() == 0
 
 
