@@ -63,6 +63,10 @@ def test_trigram_indexes_exist_on_postgresql(database):
         keyed = set(connection.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'keys_%%'").scalars())
     assert keyed == {"keys_contacts_search_name", "keys_contacts_email"}
     with database.engine.connect() as connection:
+        options = connection.exec_driver_sql(
+            "SELECT reloptions FROM pg_class WHERE relname IN ('keys_contacts_search_name', 'keys_contacts_email')").scalars()
+        assert all(o == ["gin_pending_list_limit=256"] for o in options)  # searches read a short pending list
+    with database.engine.connect() as connection:
         reversed_phone = connection.exec_driver_sql(
             "SELECT indexdef FROM pg_indexes WHERE indexname = 'rev_contacts_phone'").scalar()
     assert "reverse((phone)::text) text_pattern_ops" in reversed_phone
