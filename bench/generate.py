@@ -256,12 +256,12 @@ def generate(url: str, leads: int, touches_per_lead: int, seed: int, reps_n: int
         conn.commit()
         # The leads' indexes first: the contacts' access keys (migration 0018; COPY went past the triggers
         # that keep them) are computed from each contact's leads, before the contacts' own indexes return.
-        with click.progressbar(["leads", "access keys"] + [t for t in heavy if t != "leads"], label="indexes") as steps:
-            for step in steps:
-                if step == "access keys":
-                    conn.execute("UPDATE contacts SET access_keys = contact_access_keys(id, team_id)")
-                else:
-                    loader.restore(step)
+        loader.restore("leads")
+        conn.execute("UPDATE contacts SET access_keys = contact_access_keys(id, team_id)")
+        conn.commit()
+        with click.progressbar([t for t in heavy if t != "leads"], label="indexes") as tables:
+            for table in tables:
+                loader.restore(table)
                 conn.commit()
         _report_facts(url)  # COPY went past the report triggers (FK and other triggers were off)
         conn.autocommit = True

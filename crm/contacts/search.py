@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from crm import access
 from crm.contacts.folding import fold
 from crm.contacts.models import Account, Contact
+from crm.schema import ACCESS_KEYS
 
 _DIGITS = re.compile(r"\D+")
 
@@ -69,7 +70,7 @@ def account_name_matches(query: str) -> ColumnElement[bool]:
 
 # Not on the model: PostgreSQL's triggers keep it and the ORM never reads it (migration 0018, crm.schema).
 # Written as text, it names the unaliased contacts of the branch it is used in.
-_ACCESS_KEYS = literal_column("contacts.access_keys", ARRAY(Text))
+_ACCESS_KEYS = literal_column(f"contacts.{ACCESS_KEYS}", ARRAY(Text))
 
 
 def _matches(query: str, postgresql: bool = False, keys: list[str] | None = None):

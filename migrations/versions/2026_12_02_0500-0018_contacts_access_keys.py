@@ -179,13 +179,9 @@ def downgrade() -> None:
         op.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {definition}")
     for name in INDEXES:
         op.execute(f"DROP INDEX IF EXISTS {name}")
-    op.execute("DROP TRIGGER IF EXISTS users_access_keys ON users")
-    op.execute("DROP TRIGGER IF EXISTS contacts_access_keys ON contacts")
-    op.execute("DROP TRIGGER IF EXISTS leads_access_keys_change ON leads")
-    op.execute("DROP TRIGGER IF EXISTS leads_access_keys_delete ON leads")
-    op.execute("DROP TRIGGER IF EXISTS leads_access_keys_insert ON leads")
+    # CASCADE: a trigger function takes its triggers with it
     for function in ("users_access_keys_trigger()", "contacts_access_keys_trigger()",
                      "leads_change_access_keys_trigger()", "leads_rows_access_keys_trigger()",
                      "refresh_contact_access_keys(integer[])", "contact_access_keys(integer, integer)"):
-        op.execute(f"DROP FUNCTION IF EXISTS {function}")
+        op.execute(f"DROP FUNCTION IF EXISTS {function} CASCADE")
     op.execute("ALTER TABLE contacts DROP COLUMN IF EXISTS access_keys")

@@ -60,6 +60,12 @@ def found(user, term: str) -> list[int]:
     return sorted(db.session.scalars(stmt))
 
 
+def porto_team(**team):
+    """Porto, its manager and two reps."""
+    porto = f.team("Porto", **team)
+    return porto, f.user(Role.MANAGER, team=porto), f.user(Role.REP, team=porto), f.user(Role.REP, team=porto)
+
+
 def test_keys_follow_a_contact_from_no_lead_to_owned_to_pool_to_closed(app, db_session):
     porto = f.team("Porto")
     rep = f.user(Role.REP, team=porto)
@@ -80,9 +86,7 @@ def test_keys_follow_a_contact_from_no_lead_to_owned_to_pool_to_closed(app, db_s
 
 
 def test_a_reassigned_lead_is_found_by_its_new_owner_only(app, db_session):
-    porto = f.team("Porto")
-    manager = f.user(Role.MANAGER, team=porto)
-    ana, rui = f.user(Role.REP, team=porto), f.user(Role.REP, team=porto)
+    _porto, manager, ana, rui = porto_team()
     person = f.contact(first_name="Quintino", last_name="Barbosa")
     lead = f.lead(owner=ana, contact_obj=person)
     assert found(ana, "quintino") == [person.id] and found(rui, "quintino") == []
@@ -93,8 +97,7 @@ def test_a_reassigned_lead_is_found_by_its_new_owner_only(app, db_session):
 
 
 def test_a_claim_from_the_pool_keeps_the_pool_key_which_the_claimant_holds(app, db_session):
-    porto = f.team("Porto", pool_mode=True)
-    ana, rui = f.user(Role.REP, team=porto), f.user(Role.REP, team=porto)
+    porto, _manager, ana, rui = porto_team(pool_mode=True)
     person = f.contact(first_name="Quintino", last_name="Barbosa")
     f.lead(owner=None, contact_obj=person, team_obj=porto)
     assert keys(person) == [f"p:{porto.id}"]
@@ -125,9 +128,7 @@ def test_a_manager_handing_a_pool_lead_to_another_team_rewrites_the_keys(app, db
 
 
 def test_merging_moves_the_duplicates_owners_to_the_survivor(app, db_session):
-    porto = f.team("Porto")
-    manager = f.user(Role.MANAGER, team=porto)
-    ana, rui = f.user(Role.REP, team=porto), f.user(Role.REP, team=porto)
+    _porto, manager, ana, rui = porto_team()
     survivor = f.contact(first_name="Quintino", last_name="Barbosa")
     duplicate = f.contact(first_name="Quintino", last_name="Barbosa")
     f.lead(owner=ana, contact_obj=survivor)
