@@ -52,3 +52,39 @@ def test_a_lead_of_another_contact_is_refused(db_session):
 
 def test_an_empty_batch_does_nothing(db_session):
     assert log_touches([]) == []
+
+
+def _stored(db_session, lead):
+    from crm.leads.models import Lead
+
+    leads = Lead.__table__
+    return db_session.execute(select(leads.c.first_touch_at, leads.c.last_touch_at, leads.c.title)
+                              .where(leads.c.id == lead.id)).one()
+
+
+def test_log_touch_writes_the_lead_at_once_and_leaves_nothing_to_flush(db_session):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import inspect
+
+    lead = f.lead(f.user())
+    db_session.flush()
+    first = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    log_touch(contact=lead.contact, lead=lead, channel="call", direction="outbound", outcome="no_answer", occurred_at=first)
+    assert not inspect(lead).modified and lead.first_touch_at == lead.last_touch_at == first
+    assert _stored(db_session, lead)[:2] == (first, first)  # in the row already, without a flush
+    # an inbound touch later moves only the last touch; an earlier outbound one only the first
+    log_touch(contact=lead.contact, lead=lead, channel="email", direction="inbound", occurred_at=first + timedelta(hours=1))
+    log_touch(contact=lead.contact, lead=lead, channel="call", direction="outbound", outcome="busy",
+              occurred_at=first - timedelta(hours=1))
+    assert _stored(db_session, lead)[:2] == (first - timedelta(hours=1), first + timedelta(hours=1))
+    assert (lead.first_touch_at, lead.last_touch_at) == (first - timedelta(hours=1), first + timedelta(hours=1))
+
+
+def test_log_touch_on_a_lead_with_unsaved_changes_saves_both(db_session):
+    lead = f.lead(f.user())
+    db_session.flush()
+    lead.title = "Renamed before the call"
+    touch = log_touch(contact=lead.contact, lead=lead, channel="call", direction="outbound", outcome="connected").touch
+    db_session.flush()
+    assert _stored(db_session, lead) == (touch.occurred_at, touch.occurred_at, "Renamed before the call")
