@@ -29,14 +29,13 @@ from datetime import UTC, datetime, time, timedelta
 from flask_babel import gettext as _
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from crm.audit.models import AuditEvent
 from crm.audit.service import record
 from crm.cadences.models import Cadence, CadenceEnrollment, CadenceStep, EnrollmentState
 from crm.calling_hours import calling_hours
 from crm.contacts.models import Contact
-from crm.db import bulk_insert, is_postgresql, utcnow
+from crm.db import bulk_insert, is_postgresql, utcnow, write_columns
 from crm.email.models import EmailTemplate
 from crm.email.outbox import EmailBlocked, is_suppressed, queue_email
 from crm.errors import NotFound, ValidationFailed
@@ -319,15 +318,9 @@ def _move_on(enrollment: CadenceEnrollment, position: int, lead: Lead, *, done_a
     else:
         due = step_due_at(following, started_at=enrollment.started_at, not_before=done_at, timezone=contact.timezone)
         values = {"step_position": following.position, "next_step_at": due}
-    moved = db.session.execute(
-        update(CadenceEnrollment)
-        .where(CadenceEnrollment.id == enrollment.id, CadenceEnrollment.step_position == position,
-               CadenceEnrollment.state == EnrollmentState.ACTIVE)
-        .values(**values).execution_options(synchronize_session=False)).rowcount == 1
-    if moved:  # the row now holds these values: no need to read it back
-        for name, value in values.items():
-            set_committed_value(enrollment, name, value)
-    else:
+    moved = write_columns(db.session, enrollment, values, CadenceEnrollment.step_position == position,
+                          CadenceEnrollment.state == EnrollmentState.ACTIVE)
+    if not moved:
         db.session.refresh(enrollment)
     if moved and following is None:
         _finish(enrollment, lead, at=done_at)

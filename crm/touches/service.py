@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import inspect, select, tuple_, update
+from sqlalchemy import inspect, select, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from crm.auth.models import User
 from crm.cadences import service as cadences
 from crm.contacts.models import Contact
-from crm.db import dialect_insert, utcnow
+from crm.db import dialect_insert, utcnow, write_columns
 from crm.errors import ValidationFailed
 from crm.extensions import db
 from crm.leads.models import Lead
@@ -118,21 +117,18 @@ def _note_on_lead(lead: Lead, touch: Touch) -> None:
 
 
 def _write_on_lead(lead: Lead, touch: Touch) -> None:
-    """_note_on_lead for one touch, written at once as one UPDATE of those columns: the unit of work's flush
-    of the changed lead (which the cadence's next read would set off) was a quarter of logging a call's Python.
-    A lead with other unsaved changes takes these with them, in the session's flush as before."""
+    """_note_on_lead for one touch, written at once (write_columns): the unit of work's flush of the changed lead,
+    which the cadence's next read would set off, was a quarter of logging a call's Python. A lead with other
+    unsaved changes takes these with them, in the session's flush as before."""
     changes = _lead_changes(lead, touch)
     if not changes:
         return
     state = inspect(lead)
-    if not state.persistent or state.modified:
-        _note_on_lead(lead, touch)
-        return
-    changes["updated_at"] = utcnow()
-    leads = Lead.__table__  # a Core UPDATE: the ORM's bulk-update layer has nothing to do here
-    db.session.execute(update(leads).where(leads.c.id == lead.id).values(**changes))
-    for name, value in changes.items():  # the row now holds these: the session's copy agrees, nothing to flush
-        set_committed_value(lead, name, value)
+    if state.persistent and not state.modified:
+        write_columns(db.session, lead, {**changes, "updated_at": utcnow()})
+    else:
+        for name, value in changes.items():
+            setattr(lead, name, value)
 
 
 def log_touches(entries: list[dict], *, unseen: bool = False) -> list[LoggedTouch]:

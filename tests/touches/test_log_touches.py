@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from crm.errors import ValidationFailed
+from crm.leads.models import Lead
 from crm.touches.models import Touch
 from crm.touches.service import log_touch, log_touches
 from tests import factories as f
@@ -55,18 +58,12 @@ def test_an_empty_batch_does_nothing(db_session):
 
 
 def _stored(db_session, lead):
-    from crm.leads.models import Lead
-
     leads = Lead.__table__
     return db_session.execute(select(leads.c.first_touch_at, leads.c.last_touch_at, leads.c.title)
                               .where(leads.c.id == lead.id)).one()
 
 
 def test_log_touch_writes_the_lead_at_once_and_leaves_nothing_to_flush(db_session):
-    from datetime import UTC, datetime, timedelta
-
-    from sqlalchemy import inspect
-
     lead = f.lead(f.user())
     db_session.flush()
     first = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
