@@ -7,7 +7,8 @@
 
 Starts gunicorn as the README deploys it (``--workers`` sync workers, DEPLOYED; ``--worker-class gthread``
 to compare threads with keep-alive; 127.0.0.1, CRM_ENV=production) against the database,
-gives ``--reps`` reps an API token each, and runs the mix: open a lead and its timeline, log a call,
+gives ``--reps`` reps an API token each and 20 of their open leads drawn by ``--seed`` (a new draw per run
+unless given), and runs the mix: open a lead and its timeline, log a call,
 search contacts, and next lead when the API lists it.
 
 - ``--tool locust`` (the default): ``--users`` simulated reps, each pausing ``--wait`` between
@@ -73,22 +74,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def build_plan(url: str, reps: int, leads_per_rep: int = 20) -> dict:
-    """Reps with a fresh API token each, some of their open leads, and search terms they would type."""
+def build_plan(url: str, reps: int, leads_per_rep: int = 20, seed: int = 0) -> dict:
+    """Reps with a fresh API token each, some of their open leads, and search terms they would type.
+
+    The leads are a sample of each rep's open leads drawn by ``seed``: every run logs ~2 calls per planned lead,
+    so a fixed choice (the rep's first leads by id) gave the same few thousand leads a timeline two and three
+    times the data's ~10 touches after a dozen runs, and each run measured heavier leads than the last."""
+    import random
+
     from crm import create_app
     from crm.auth.models import Role, User
     from crm.auth.service import create_token
     from crm.extensions import db
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
-    plan = {"reps": []}
+    plan = {"reps": [], "seed": seed}
+    rng = random.Random(seed)
     with app.app_context():
         users = db.session.scalars(sa.select(User).where(User.role == Role.REP, User.active.is_(True))
                                    .order_by(User.id).limit(reps)).all()
         for user in users:
+            open_ids = db.session.scalars(sa.text("SELECT id FROM leads WHERE owner_id = :u AND status = 'open' ORDER BY id"),
+                                          {"u": user.id}).all()
+            chosen = sorted(rng.sample(open_ids, min(leads_per_rep, len(open_ids))))
             rows = db.session.execute(sa.text(
                 "SELECT l.id, c.first_name, c.last_name, c.phone, c.email FROM leads l JOIN contacts c ON c.id = l.contact_id"
-                " WHERE l.owner_id = :u AND l.status = 'open' ORDER BY l.id LIMIT :n"), {"u": user.id, "n": leads_per_rep}).all()
+                " WHERE l.id = ANY(:ids) ORDER BY l.id"), {"ids": chosen}).all()
             if not rows:
                 continue
             searches = []
@@ -289,15 +300,17 @@ def data_size(url: str) -> dict:
 
 def load_test(url: str, *, workers: int = 4, users: int = 80, reps: int = 100, seconds: int = 60,
               max_requests: int = 50_000, wait: tuple[float, float] = (0.05, 0.4), tool: str = "locust",
-              connections: int = 12, only: str | None = None, worker_class: str = "sync") -> dict:
-    """Run the whole load test and return its figures (see the module docstring)."""
+              connections: int = 12, only: str | None = None, worker_class: str = "sync", seed: int | None = None) -> dict:
+    """Run the whole load test and return its figures (see the module docstring). ``seed`` draws the reps' leads
+    (build_plan); by default a new one per run, reported, so that a run can be repeated with the same leads."""
     if make_host(url) not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("The load test runs against a local database only.")
     if tool == "wrk" and shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk (or use --tool locust).")
     if only and tool != "wrk":
         raise SystemExit("--only runs one kind of request from wrk's mix: add --tool wrk.")
-    plan = build_plan(url, reps)
+    seed = int(time.time()) if seed is None else seed
+    plan = build_plan(url, reps, seed=seed)
     if not plan["reps"]:
         raise SystemExit("No rep owns an open lead in that database: fill it with bench.generate first.")
     port = free_port()
@@ -350,7 +363,7 @@ def load_test(url: str, *, workers: int = 4, users: int = 80, reps: int = 100, s
     return {"when": datetime.now(UTC).isoformat(timespec="seconds"), "data": data_size(url), "gunicorn_workers": workers,
             "worker_class": worker_class, "tool": tool, "simulated_reps": users if tool == "locust" else None,
             "connections": connections if tool == "wrk" else None, "reps_with_tokens": len(plan["reps"]),
-            "workers_boot_s": round(boot_seconds, 1), "seconds": round(elapsed, 1),
+            "workers_boot_s": round(boot_seconds, 1), "seconds": round(elapsed, 1), "seed": seed,
             "next_lead_included": queue, "only": only, **stats, "web_workers_memory": memory_summary(sampler.samples),
             "web_workers_cpu_s": round(worker_cpu, 1), "postgres_cpu_s": round(pg_cpu, 1), "tool_cpu_s": round(tool_cpu, 1),
             "cores": os.cpu_count(),
@@ -368,7 +381,7 @@ def report(result: dict) -> str:
              f"({result['worker_class']}); {who}; "
              f"{result['seconds']} s; cores: {result['cores']}; "
              f"load average (1 min) before/after: {result['load_avg_1m'][0]} / {result['load_avg_1m'][1]}; "
-             f"workers up after {result['workers_boot_s']} s (not measured)",
+             f"workers up after {result['workers_boot_s']} s (not measured); leads drawn by --seed {result['seed']}",
              "next lead (POST /api/v1/queue/next): " + ("included" if result["next_lead_included"] else
                                                         "not in the app's OpenAPI document yet, so not exercised")
              + (f"; only {result['only']} requests" if result["only"] else ""),
@@ -409,10 +422,13 @@ def main() -> None:
                         help="pause between a rep's actions, seconds")
     parser.add_argument("--only", choices=KINDS, default=None, help="one kind of request alone (wrk)")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--seed", type=int, default=None,
+                        help="draw the reps' leads as a past run did (its report names its seed); default: a new draw")
     args = parser.parse_args()
     result = load_test(args.url, workers=args.workers, users=args.users, reps=args.reps, seconds=args.seconds,
                        max_requests=args.max_requests, wait=tuple(args.wait), tool=args.tool,
-                       connections=args.connections, only=args.only, worker_class=args.worker_class)
+                       connections=args.connections, only=args.only, worker_class=args.worker_class,
+                       seed=args.seed)
     print(report(result))
     out = Path(args.json) if args.json else HERE / "results" / f"load-{result['when'].replace(':', '')}.json"
     out.parent.mkdir(exist_ok=True)

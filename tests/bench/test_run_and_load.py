@@ -102,6 +102,25 @@ def test_the_load_test_runs_gunicorn_as_the_readme_deploys_it():
         assert commands and all(deployed in command for command in commands), (doc, commands)
 
 
+def test_the_plan_draws_each_reps_open_leads_by_seed(bench_url):
+    """Runs spread their calls over the data instead of piling touches onto the reps' first leads: each seed draws
+    its own sample of a rep's open leads, and the same seed draws the same one again."""
+    first, again, other = (load_test.build_plan(bench_url, 3, leads_per_rep=5, seed=seed) for seed in (7, 7, 8))
+    load_test.revoke_tokens(bench_url)
+
+    def chosen(plan):
+        return {rep["id"]: rep["leads"] for rep in plan["reps"]}
+
+    assert chosen(first) == chosen(again) != chosen(other) and first["seed"] == 7
+    engine = sa.create_engine(bench_url)
+    with engine.connect() as conn:
+        for rep_id, ids in chosen(other).items():
+            owned = set(conn.scalars(sa.text("SELECT id FROM leads WHERE owner_id = :u AND status = 'open'"),
+                                     {"u": rep_id}))
+            assert len(ids) == min(5, len(owned)) and set(ids) <= owned
+    engine.dispose()
+
+
 def test_load_test_against_gunicorn_answers_every_request(bench_url):
     if not (Path(sys.executable).parent / "locust").exists():
         skip_or_fail("locust is not installed (it is in the dev extra: pip install -e '.[dev]')")
