@@ -32,6 +32,7 @@ import argparse
 import csv
 import json
 import os
+import random
 import resource
 import secrets
 import shutil
@@ -44,6 +45,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -80,8 +82,6 @@ def build_plan(url: str, reps: int, leads_per_rep: int = 20, seed: int = 0) -> d
     The leads are a sample of each rep's open leads drawn by ``seed``: every run logs ~2 calls per planned lead,
     so a fixed choice (the rep's first leads by id) gave the same few thousand leads a timeline two and three
     times the data's ~10 touches after a dozen runs, and each run measured heavier leads than the last."""
-    import random
-
     from crm import create_app
     from crm.auth.models import Role, User
     from crm.auth.service import create_token
@@ -93,13 +93,20 @@ def build_plan(url: str, reps: int, leads_per_rep: int = 20, seed: int = 0) -> d
     with app.app_context():
         users = db.session.scalars(sa.select(User).where(User.role == Role.REP, User.active.is_(True))
                                    .order_by(User.id).limit(reps)).all()
+        open_ids = defaultdict(list)  # each rep's open leads, in id order: two statements for all reps
+        for owner_id, lead_id in db.session.execute(sa.text(
+                "SELECT owner_id, id FROM leads WHERE owner_id = ANY(:u) AND status = 'open' ORDER BY owner_id, id"),
+                {"u": [user.id for user in users]}):
+            open_ids[owner_id].append(lead_id)
+        chosen = [lead_id for user in users
+                  for lead_id in rng.sample(open_ids[user.id], min(leads_per_rep, len(open_ids[user.id])))]
+        details = defaultdict(list)
+        for row in db.session.execute(sa.text(
+                "SELECT l.owner_id, l.id, c.first_name, c.last_name, c.phone, c.email FROM leads l"
+                " JOIN contacts c ON c.id = l.contact_id WHERE l.id = ANY(:ids) ORDER BY l.id"), {"ids": chosen}):
+            details[row[0]].append(row[1:])
         for user in users:
-            open_ids = db.session.scalars(sa.text("SELECT id FROM leads WHERE owner_id = :u AND status = 'open' ORDER BY id"),
-                                          {"u": user.id}).all()
-            chosen = sorted(rng.sample(open_ids, min(leads_per_rep, len(open_ids))))
-            rows = db.session.execute(sa.text(
-                "SELECT l.id, c.first_name, c.last_name, c.phone, c.email FROM leads l JOIN contacts c ON c.id = l.contact_id"
-                " WHERE l.id = ANY(:ids) ORDER BY l.id"), {"ids": chosen}).all()
+            rows = details[user.id]
             if not rows:
                 continue
             searches = []
